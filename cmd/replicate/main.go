@@ -1,0 +1,41 @@
+// Command replicate is sidecar mode: it replicates DB_PATH to REPLICA_URL
+// until SIGTERM, then syncs what the app committed and exits 0.
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/litestream-sidecar/litestream-sidecar/internal/cli"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/config"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/replicate"
+)
+
+const summary = `Replicates the SQLite database at DB_PATH to the Litestream replica at
+REPLICA_URL (Kubernetes native sidecar, Nomad sidecar task), serves /metrics,
+/healthz, /readyz and /status on METRICS_ADDR, and on SIGTERM or SIGINT syncs
+what the app committed within SHUTDOWN_TIMEOUT before exiting 0.`
+
+func main() {
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr, signals))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, signals <-chan os.Signal) int {
+	c := cli.New("replicate", summary, config.Replicate)
+	if code, done := c.Parse(args, stdout, stderr); done {
+		return code
+	}
+	cfg, err := c.Load(config.Replicate)
+	if err == nil {
+		err = replicate.Run(ctx, cfg, cli.Logger(cfg, stderr), signals)
+	}
+	if err != nil {
+		return c.Fail(stderr, err)
+	}
+	return 0
+}

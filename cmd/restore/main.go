@@ -1,0 +1,50 @@
+// Command restore is init mode: it restores DB_PATH from the replica before
+// the app starts and exits 0 only when the database is ready or provably new.
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/litestream-sidecar/litestream-sidecar/internal/cli"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/config"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/restore"
+)
+
+// terminationLog is where Kubernetes reads a container's last words
+// (kubectl describe pod); written only when it exists.
+const terminationLog = "/dev/termination-log"
+
+const summary = `Restores the SQLite database at DB_PATH from the Litestream replica at
+REPLICA_URL before the app starts (Kubernetes initContainer, Nomad prestart
+task). Exits 0 only when the database is ready (restored or already present)
+or the replica is proven empty under RESTORE_IF_REPLICA_MISSING=new.`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	c := cli.New("restore", summary, config.Restore|config.Verify)
+	if code, done := c.Parse(args, stdout, stderr); done {
+		return code
+	}
+	cfg, err := c.Load(config.Restore)
+	if err == nil {
+		_, err = restore.Run(ctx, cfg, cli.Logger(cfg, stderr))
+	}
+	if err != nil {
+		if f, ferr := os.OpenFile(terminationLog, os.O_WRONLY|os.O_TRUNC, 0); ferr == nil {
+			io.WriteString(f, cli.OneLine(err)+"\n")
+			f.Close()
+		}
+		return c.Fail(stderr, err)
+	}
+	return 0
+}

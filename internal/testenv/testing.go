@@ -1,0 +1,119 @@
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Required is for a dependency a test cannot run without: under CI=true
+// its absence fails the test; elsewhere it skips with the way to fix it.
+func Required(tb testing.TB, err error) {
+	tb.Helper()
+	if err == nil {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		tb.Fatalf("required test dependency missing under CI=true: %v", err)
+	}
+	tb.Skipf("skipping: %v", err)
+}
+
+// NewMinIO starts a MinIO for tb and stops it when tb ends.
+func NewMinIO(tb testing.TB) *MinIO {
+	tb.Helper()
+	if _, err := Tool("minio", "MINIO_BIN"); err != nil {
+		Required(tb, err)
+	}
+	m, err := StartMinIO(tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(m.Stop)
+	return m
+}
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+)
+
+// Binaries builds cmd/restore and cmd/replicate once per test process and
+// returns the directory holding them.
+func Binaries(tb testing.TB) string {
+	tb.Helper()
+	buildOnce.Do(func() {
+		root, err := RepoRoot()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildDir, buildErr = os.MkdirTemp("", "litestream-sidecar-bin-")
+		if buildErr != nil {
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", buildDir+"/", "./cmd/restore", "./cmd/replicate")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = errors.New("go build: " + err.Error() + ": " + string(out))
+		}
+	})
+	if buildErr != nil {
+		tb.Fatal(buildErr)
+	}
+	return buildDir
+}
+
+// Result is a finished command.
+type Result struct {
+	Code           int
+	Stdout, Stderr string
+	Duration       time.Duration
+}
+
+// Output is stdout and stderr together, for "never printed" assertions.
+func (r Result) Output() string { return r.Stdout + r.Stderr }
+
+// Exec runs bin with exactly env (plus PATH and HOME) and args, killing it
+// after timeout; a timeout fails the test.
+func Exec(tb testing.TB, timeout time.Duration, bin string, env []string, args ...string) Result {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	err := cmd.Run()
+	r := Result{Stdout: out.String(), Stderr: errb.String(), Duration: time.Since(start)}
+	if ctx.Err() != nil {
+		tb.Fatalf("%s %v did not finish within %s; stderr: %s", filepath.Base(bin), args, timeout, r.Stderr)
+	}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		r.Code = ee.ExitCode()
+	case err != nil:
+		tb.Fatalf("run %s: %v", bin, err)
+	}
+	return r
+}
+
+// FreeAddr returns a 127.0.0.1 address with a port free at the time of the call.
+func FreeAddr(tb testing.TB) string {
+	tb.Helper()
+	p, err := freePort()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return "127.0.0.1:" + strconv.Itoa(p)
+}

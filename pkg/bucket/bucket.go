@@ -1,0 +1,107 @@
+// Package bucket answers, with minio-go and before Litestream touches
+// anything, the questions that decide whether an empty replica is a fact or a
+// fault: is the store reachable, are we authorised, does the bucket exist,
+// does the prefix hold a backup? Its errors are classified by exit code
+// (sysexit) so the caller never has to guess from a message.
+package bucket
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/litestream-sidecar/litestream-sidecar/internal/tlsenv"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/config"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
+)
+
+// Error classes, matched with errors.Is.
+var (
+	ErrUnreachable = errors.New("replica unreachable")
+	ErrDenied      = errors.New("access denied")
+	ErrNoBucket    = errors.New("bucket does not exist")
+)
+
+// Store is the object store behind an s3:// REPLICA_URL.
+type Store struct {
+	Client *minio.Client
+	Bucket string
+	Prefix string // without trailing slash
+}
+
+// New builds a minio-go client for cfg. It does not connect.
+func New(cfg *config.Config) (*Store, error) {
+	tlsenv.Apply(cfg.S3CAFile)
+	loc := cfg.Location()
+	if loc.Scheme != "s3" {
+		return nil, fmt.Errorf("bucket: REPLICA_URL scheme %q is not s3", loc.Scheme)
+	}
+	host, secure, lookup := "s3.amazonaws.com", true, minio.BucketLookupAuto
+	if cfg.S3Endpoint != "" {
+		u, err := url.Parse(cfg.S3Endpoint)
+		if err != nil {
+			return nil, sysexit.Errorf(sysexit.Usage, "invalid S3_ENDPOINT: %v", err)
+		}
+		host, secure, lookup = u.Host, u.Scheme == "https", minio.BucketLookupPath
+	}
+	tr, err := minio.DefaultTransport(secure)
+	if err != nil {
+		return nil, fmt.Errorf("bucket: transport: %w", err)
+	}
+	tr.ResponseHeaderTimeout = 30 * time.Second
+	if cfg.S3SkipVerify {
+		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user asked for it
+	}
+	var creds *credentials.Credentials
+	if cfg.AccessKeyID != "" {
+		creds = credentials.NewStaticV4(cfg.AccessKeyID.Reveal(), cfg.SecretAccessKey.Reveal(), "")
+	} else {
+		// Same order as the AWS SDK's default chain that Litestream uses.
+		creds = credentials.NewChainCredentials([]credentials.Provider{
+			&credentials.EnvAWS{}, &credentials.FileAWSCredentials{}, &credentials.IAM{},
+		})
+	}
+	c, err := minio.New(host, &minio.Options{
+		Creds:        creds,
+		Secure:       secure,
+		Transport:    tr,
+		Region:       cfg.S3Region,
+		BucketLookup: lookup,
+	})
+	if err != nil {
+		return nil, sysexit.Errorf(sysexit.Usage, "invalid S3_ENDPOINT: %v", err)
+	}
+	return &Store{Client: c, Bucket: loc.Bucket, Prefix: loc.Prefix}, nil
+}
+
+// Classify wraps err, from a minio-go call, with its class and exit code.
+func Classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	resp := minio.ToErrorResponse(err)
+	switch resp.Code {
+	case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled", "InvalidToken", "ExpiredToken":
+		return sysexit.New(sysexit.NoPerm, fmt.Errorf("%w: %s (check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and the bucket policy)", ErrDenied, resp.Code))
+	case "NoSuchBucket":
+		return sysexit.New(sysexit.DataErr, fmt.Errorf("%w: %q (check the bucket in REPLICA_URL)", ErrNoBucket, resp.BucketName))
+	}
+	if resp.StatusCode == 403 {
+		return sysexit.New(sysexit.NoPerm, fmt.Errorf("%w: HTTP 403 %s", ErrDenied, resp.Code))
+	}
+	return sysexit.New(sysexit.Unavailable, fmt.Errorf("%w: %s", ErrUnreachable, oneLine(err)))
+}
+
+// Retryable reports whether a classified error may go away by itself.
+func Retryable(err error) bool { return errors.Is(err, ErrUnreachable) }
+
+// oneLine keeps an error to one line: operators read it in kubectl describe.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}

@@ -1,0 +1,205 @@
+package bucket
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
+)
+
+// Litestream's layouts under a replica prefix. v0.5's S3 client writes
+// <prefix>/<level as %04x>/<min>-<max>.ltx and its file client
+// <dir>/ltx/<level>/<min>-<max>.ltx; v0.3 wrote <prefix>/generations/<id>/.
+const (
+	ltxDir         = "ltx"
+	generationsDir = "generations"
+)
+
+// ltxKey matches an S3 key of an LTX file; group 1 is the replica prefix.
+var ltxKey = regexp.MustCompile(`^(.*)/[0-9a-f]{4}/[0-9a-f]{16}-[0-9a-f]{16}\.ltx$`)
+
+// v3Key matches an S3 key inside a v0.3 generation; group 1 is the prefix.
+var v3Key = regexp.MustCompile(`^(.*)/generations/[0-9a-f]{16}/`)
+
+// Contents is what a replica prefix holds.
+type Contents struct {
+	LTX bool // v0.5 LTX files
+	V3  bool // v0.3 generations
+}
+
+// Empty reports whether the prefix holds no backup in any format.
+func (c Contents) Empty() bool { return !c.LTX && !c.V3 }
+
+// Backoff bounds for Preflight's retries.
+const (
+	minBackoff = 100 * time.Millisecond
+	maxBackoff = 2 * time.Second
+)
+
+// Preflight checks reachability, authorisation and the bucket, and lists
+// the prefix, retrying transient failures with exponential backoff until
+// ctx ends. Denied and missing-bucket answers are final and not retried.
+func (s *Store) Preflight(ctx context.Context, logger *slog.Logger) (Contents, error) {
+	backoff := minBackoff
+	for attempt := 1; ; attempt++ {
+		c, err := s.probe(ctx)
+		if err == nil || !Retryable(err) {
+			return c, err
+		}
+		logger.Warn("replica not reachable yet, retrying", "attempt", attempt, "error", err.Error(), "backoff", backoff)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return Contents{}, sysexit.New(sysexit.Unavailable, fmt.Errorf("deadline passed after %d attempts: %w", attempt, err))
+		case <-t.C:
+		}
+		backoff = min(backoff*2, maxBackoff)
+	}
+}
+
+func (s *Store) probe(ctx context.Context) (Contents, error) {
+	ok, err := s.Client.BucketExists(ctx, s.Bucket)
+	if err != nil {
+		return Contents{}, s.classifyCtx(ctx, err)
+	}
+	if !ok {
+		return Contents{}, sysexit.New(sysexit.DataErr, fmt.Errorf("%w: %q (check the bucket in REPLICA_URL)", ErrNoBucket, s.Bucket))
+	}
+	var c Contents
+	if c.LTX, err = s.hasLTX(ctx); err != nil {
+		return Contents{}, s.classifyCtx(ctx, err)
+	}
+	if c.V3, err = s.any(ctx, path.Join(s.Prefix, generationsDir)+"/"); err != nil {
+		return Contents{}, s.classifyCtx(ctx, err)
+	}
+	return c, nil
+}
+
+// hasLTX reports whether any level directory under the prefix holds an LTX
+// file. Level directories are listed first so that other objects under the
+// prefix (a lease, a marker) are never mistaken for a backup.
+func (s *Store) hasLTX(ctx context.Context) (bool, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var levels []string
+	for obj := range s.Client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Prefix: s.Prefix + "/"}) {
+		if obj.Err != nil {
+			return false, obj.Err
+		}
+		if levelDir.MatchString(strings.TrimPrefix(obj.Key, s.Prefix+"/")) {
+			levels = append(levels, obj.Key)
+		}
+	}
+	for _, lvl := range levels {
+		for obj := range s.Client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Prefix: lvl, MaxKeys: 100}) {
+			if obj.Err != nil {
+				return false, obj.Err
+			}
+			if ltxKey.MatchString(obj.Key) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// levelDir matches a level directory's name as listed with a delimiter.
+var levelDir = regexp.MustCompile(`^[0-9a-f]{4}/$`)
+
+// classifyCtx classifies err, naming the deadline when it is why we failed.
+func (s *Store) classifyCtx(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return sysexit.New(sysexit.Unavailable, fmt.Errorf("%w: %v", ErrUnreachable, ctx.Err()))
+	}
+	return Classify(err)
+}
+
+// any reports whether at least one object lies under prefix.
+func (s *Store) any(ctx context.Context, prefix string) (bool, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for obj := range s.Client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true, MaxKeys: 1}) {
+		if obj.Err != nil {
+			return false, obj.Err
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
+// maxSiblingScan bounds how many keys Siblings reads: it is a hint, not an
+// inventory, and must not slow an init container on a huge bucket.
+const maxSiblingScan = 10000
+
+// Siblings lists up to limit prefixes in the bucket, other than our own,
+// that hold Litestream backups: the "did you mean" of a wrong prefix.
+func (s *Store) Siblings(ctx context.Context, limit int) ([]string, error) {
+	seen := map[string]bool{}
+	n := 0
+	for obj := range s.Client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Recursive: true}) {
+		if obj.Err != nil {
+			return nil, Classify(obj.Err)
+		}
+		if n++; n > maxSiblingScan {
+			break
+		}
+		if p, ok := backupPrefix(obj.Key); ok && p != s.Prefix {
+			seen[p] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for p := range seen {
+		out = append(out, "s3://"+path.Join(s.Bucket, p))
+	}
+	sort.Strings(out)
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// backupPrefix returns the replica prefix of a key inside a Litestream
+// layout: "apps/a/0009/<min>-<max>.ltx" -> "apps/a".
+func backupPrefix(key string) (string, bool) {
+	for _, re := range []*regexp.Regexp{ltxKey, v3Key} {
+		if m := re.FindStringSubmatch(key); m != nil {
+			return m[1], true
+		}
+	}
+	return "", false
+}
+
+// LocalContents is Preflight for a file:// replica directory. A missing
+// directory is an empty replica; any other error is one we cannot prove
+// empty, so it is reported.
+func LocalContents(dir string) (Contents, error) {
+	var c Contents
+	for _, d := range []struct {
+		name string
+		set  *bool
+	}{{ltxDir, &c.LTX}, {generationsDir, &c.V3}} {
+		entries, err := os.ReadDir(filepath.Join(dir, d.name))
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+		case errors.Is(err, os.ErrPermission):
+			return Contents{}, sysexit.New(sysexit.NoPerm, fmt.Errorf("%w: %v", ErrDenied, err))
+		case err != nil:
+			return Contents{}, sysexit.New(sysexit.Unavailable, fmt.Errorf("%w: %v", ErrUnreachable, err))
+		default:
+			*d.set = len(entries) > 0
+		}
+	}
+	return c, nil
+}

@@ -1,0 +1,74 @@
+package replica
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Marker is what the init container leaves beside the database for the
+// sidecar: which replica it restored from, to which position, and how it
+// went. The sidecar's lineage guard and its restore metrics read it.
+type Marker struct {
+	ReplicaURL string    `json:"replica_url"`
+	TXID       uint64    `json:"txid"` // position restored; 0 when the database is new
+	Outcome    string    `json:"outcome"`
+	Duration   float64   `json:"duration_seconds"`
+	Bytes      int64     `json:"bytes"`
+	Time       time.Time `json:"time"`
+}
+
+// Outcomes recorded in a Marker.
+const (
+	OutcomeRestored = "restored"
+	OutcomePresent  = "present"
+	OutcomeNew      = "new"
+)
+
+// MarkerPath is where the marker of dbPath lives: a dot file beside it,
+// like Litestream's own .<name>-litestream directory.
+func MarkerPath(dbPath string) string {
+	dir, name := filepath.Split(dbPath)
+	return filepath.Join(dir, "."+name+"-sidecar-restore.json")
+}
+
+// WriteMarker writes m atomically (temp file, fsync, rename).
+func WriteMarker(dbPath string, m Marker) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	p := MarkerPath(dbPath)
+	tmp := p + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("write restore marker: %w", err)
+	}
+	_, werr := f.Write(append(b, '\n'))
+	serr := f.Sync()
+	if err := errors.Join(werr, serr, f.Close()); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write restore marker: %w", err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write restore marker: %w", err)
+	}
+	return nil
+}
+
+// ReadMarker reads the marker of dbPath; os.ErrNotExist when there is none.
+func ReadMarker(dbPath string) (Marker, error) {
+	var m Marker
+	b, err := os.ReadFile(MarkerPath(dbPath))
+	if err != nil {
+		return m, err
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("restore marker %s: %w", MarkerPath(dbPath), err)
+	}
+	return m, nil
+}

@@ -1,0 +1,147 @@
+package replicate
+
+import (
+	"sync"
+	"time"
+
+	"github.com/superfly/ltx"
+
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/replica"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/telemetry"
+)
+
+// Sidecar states, as /status and the logs name them.
+const (
+	StateStarting    = "starting"
+	StateWaitingDB   = "waiting_for_database"
+	StateReplicating = "replicating"
+	StateStopping    = "stopping"
+	StateFailed      = "failed"
+)
+
+// state is what the sidecar knows, shared between the run loop, the
+// upload hook and the HTTP handlers.
+type state struct {
+	mu          sync.Mutex
+	cfgSync     time.Duration
+	dbPath, url string
+	name        string
+	reason      string
+	localTXID   ltx.TXID
+	replicaTXID ltx.TXID
+	behindSince time.Time // first time the replica was seen behind local
+	lastSync    time.Time
+	lastSyncErr error
+	marker      *replica.Marker
+	metrics     *telemetry.Metrics
+}
+
+// set changes the state name; it reports whether it changed, so that the
+// caller logs one line per change, not per tick.
+func (s *state) set(name, reason string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	changed := s.name != name || s.reason != reason
+	s.name, s.reason = name, reason
+	return changed
+}
+
+// wrote records an upload's outcome (from observedClient).
+func (s *state) wrote(level int, maxTXID ltx.TXID, err error, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.lastSyncErr = err
+		s.metrics.SyncErrors.Inc()
+		return
+	}
+	s.lastSyncErr = nil
+	if level == 0 {
+		s.lastSync = at
+		s.metrics.LastSyncSuccess.Set(float64(at.UnixNano()) / 1e9)
+	}
+}
+
+// observe records positions and derives the lag: the age of the oldest
+// local commit not yet in the replica, measured from when it was first seen.
+func (s *state) observe(local, remote ltx.TXID, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.localTXID, s.replicaTXID = local, remote
+	if local <= remote {
+		s.behindSince = time.Time{}
+		s.metrics.ReplicaLag.Set(0)
+		return
+	}
+	if s.behindSince.IsZero() {
+		s.behindSince = now
+	}
+	s.metrics.ReplicaLag.Set(now.Sub(s.behindSince).Seconds())
+}
+
+// readyLocked decides readiness: replicating, and the last successful
+// upload (or being caught up) is recent.
+func (s *state) readyLocked(now time.Time) (bool, string) {
+	switch s.name {
+	case StateReplicating:
+	case StateWaitingDB:
+		return false, "waiting for " + s.dbPath + " to be created by the app"
+	default:
+		if s.reason != "" {
+			return false, s.reason
+		}
+		return false, s.name
+	}
+	if s.lastSync.IsZero() && (s.localTXID == 0 || s.localTXID > s.replicaTXID) {
+		// Nothing uploaded yet and not known to be caught up.
+		if s.reason != "" {
+			return false, s.reason
+		}
+		return false, "first sync to the replica not done yet"
+	}
+	caughtUp := s.localTXID <= s.replicaTXID
+	stale := 3 * s.cfgSync
+	if !caughtUp && !s.behindSince.IsZero() && now.Sub(s.behindSince) > stale+uploadAllowance {
+		reason := "replica is behind by more than " + (stale + uploadAllowance).String()
+		if s.lastSyncErr != nil {
+			reason += ": " + s.lastSyncErr.Error()
+		}
+		return false, reason
+	}
+	return true, ""
+}
+
+// uploadAllowance is the upload time DESIGN.md adds to 3 x SYNC_INTERVAL.
+const uploadAllowance = 5 * time.Second
+
+func (s *state) status() telemetry.Status {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ready, reason := s.readyLocked(now)
+	if ready {
+		s.metrics.Ready.Set(1)
+	} else {
+		s.metrics.Ready.Set(0)
+	}
+	st := telemetry.Status{
+		Ready: ready, Reason: reason, State: s.name, DBPath: s.dbPath, ReplicaURL: s.url,
+	}
+	if s.localTXID != 0 {
+		st.LocalTXID = s.localTXID.String()
+	}
+	if s.replicaTXID != 0 {
+		st.ReplicaTXID = s.replicaTXID.String()
+	}
+	if !s.behindSince.IsZero() {
+		st.LagSeconds = now.Sub(s.behindSince).Seconds()
+	}
+	if !s.lastSync.IsZero() {
+		t := s.lastSync.UTC()
+		st.LastSyncSuccess = &t
+	}
+	if s.marker != nil {
+		st.Restore = s.marker
+	}
+	return st
+}

@@ -1,0 +1,70 @@
+package telemetry
+
+import (
+	"runtime"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/version"
+)
+
+const namespace = "litestream_sidecar"
+
+// Metrics are the sidecar's own series (DESIGN.md "Sidecar mode"), on a
+// registry of our own. Litestream registers its series on the default
+// registry at import; the HTTP server gathers both.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	ReplicaLag      prometheus.Gauge
+	LastSyncSuccess prometheus.Gauge
+	SyncErrors      prometheus.Counter
+	LeaseHeld       prometheus.Gauge
+	Ready           prometheus.Gauge
+	RestoreDuration prometheus.Gauge
+	RestoreInfo     *prometheus.GaugeVec
+}
+
+// NewMetrics creates and registers the series.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		ReplicaLag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: prometheus.BuildFQName(namespace, "", "replica_lag_seconds"),
+			Help: "Age of the oldest local commit not yet in the replica; 0 when caught up.",
+		}),
+		LastSyncSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: prometheus.BuildFQName(namespace, "", "last_sync_success_timestamp_seconds"),
+			Help: "Unix time of the last successful sync to the replica.",
+		}),
+		SyncErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: prometheus.BuildFQName(namespace, "", "sync_errors_total"),
+			Help: "Syncs to the replica that failed.",
+		}),
+		LeaseHeld: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: prometheus.BuildFQName(namespace, "", "lease_held"),
+			Help: "1 while this process holds the single-writer lease on the replica prefix.",
+		}),
+		Ready: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: prometheus.BuildFQName(namespace, "", "ready"),
+			Help: "1 while /readyz answers 200.",
+		}),
+		RestoreDuration: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: prometheus.BuildFQName(namespace, "", "restore_duration_seconds"),
+			Help: "How long the init container's restore took, from the restore marker.",
+		}),
+		RestoreInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: prometheus.BuildFQName(namespace, "", "restore_info"),
+			Help: "1 for the outcome of the init container's restore (restored, present, new), from the restore marker.",
+		}, []string{"outcome"}),
+	}
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        prometheus.BuildFQName(namespace, "", "build_info"),
+		Help:        "Build of the running binary; always 1.",
+		ConstLabels: prometheus.Labels{"version": version.Version, "commit": version.Commit, "goversion": runtime.Version()},
+	})
+	buildInfo.Set(1)
+	m.Registry.MustRegister(m.ReplicaLag, m.LastSyncSuccess, m.SyncErrors, m.LeaseHeld, m.Ready,
+		m.RestoreDuration, m.RestoreInfo, buildInfo)
+	return m
+}

@@ -1,0 +1,97 @@
+package telemetry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Status is the sidecar's state as /status and /readyz show it.
+type Status struct {
+	Ready           bool       `json:"ready"`
+	Reason          string     `json:"reason,omitempty"` // why not ready
+	State           string     `json:"state"`
+	DBPath          string     `json:"db_path"`
+	ReplicaURL      string     `json:"replica_url"`
+	LocalTXID       string     `json:"local_txid,omitempty"`
+	ReplicaTXID     string     `json:"replica_txid,omitempty"`
+	LagSeconds      float64    `json:"lag_seconds"`
+	LastSyncSuccess *time.Time `json:"last_sync_success,omitempty"`
+	LeaseHolder     string     `json:"lease_holder,omitempty"`
+	Restore         any        `json:"restore,omitempty"` // the restore marker, when present
+}
+
+// StatusFunc returns the current status; it must be cheap and safe to call
+// from any goroutine.
+type StatusFunc func() Status
+
+// Server is the sidecar's HTTP server on an explicit mux.
+type Server struct {
+	srv *http.Server
+	ln  net.Listener
+}
+
+// Listen binds addr and builds the handlers; Serve starts answering.
+func Listen(addr string, m *Metrics, status StatusFunc, logger *slog.Logger) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	gatherers := prometheus.Gatherers{m.Registry, prometheus.DefaultGatherer}
+	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherers, promhttp.HandlerOpts{
+		ErrorLog:            slog.NewLogLogger(logger.Handler(), slog.LevelError),
+		MaxRequestsInFlight: 4,
+	}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "alive"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		s := status()
+		code := http.StatusOK
+		if !s.Ready {
+			code = http.StatusServiceUnavailable
+		}
+		writeJSON(w, code, map[string]any{"ready": s.Ready, "reason": s.Reason, "state": s.State})
+	})
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, status())
+	})
+	return &Server{ln: ln, srv: &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}}, nil
+}
+
+// Addr is the bound address (useful with port 0).
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Serve answers until Shutdown; it returns nil after a shutdown.
+func (s *Server) Serve() error {
+	if err := s.srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Shutdown stops the server, letting in-flight requests finish within ctx.
+func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

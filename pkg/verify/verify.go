@@ -1,0 +1,91 @@
+// Package verify checks a SQLite database with mattn/go-sqlite3 (the C
+// SQLite, not Litestream's modernc build) and describes it for reports.
+package verify
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+)
+
+// ErrCorrupt is returned when a database fails its integrity check or is
+// not a SQLite database at all.
+var ErrCorrupt = errors.New("integrity check failed")
+
+// Modes of Check, as RESTORE_INTEGRITY_CHECK spells them.
+const (
+	Quick = "quick"
+	Full  = "full"
+	None  = "none"
+)
+
+// maxProblems bounds how many of SQLite's messages an error quotes.
+const maxProblems = 3
+
+// Open opens path read-only; nothing is written, not even a -wal or -shm.
+func Open(path string) (*sql.DB, error) {
+	q := url.Values{"mode": {"ro"}, "_query_only": {"1"}}
+	db, err := sql.Open("sqlite3", "file:"+escapePath(path)+"?"+q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	return db, nil
+}
+
+// escapePath keeps a path with ? or # from being read as URI syntax.
+func escapePath(p string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(p)
+}
+
+// Check runs PRAGMA quick_check (mode Quick) or integrity_check (Full) on
+// the database at path. None returns nil without opening it.
+func Check(ctx context.Context, path, mode string) error {
+	pragma := ""
+	switch mode {
+	case None:
+		return nil
+	case Quick, "":
+		pragma = "quick_check"
+	case Full:
+		pragma = "integrity_check"
+	default:
+		return fmt.Errorf("verify: unknown integrity check mode %q", mode)
+	}
+	db, err := Open(path)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	rows, err := db.QueryContext(ctx, "PRAGMA "+pragma)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var msg string
+		if err := rows.Scan(&msg); err != nil {
+			return fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		if msg != "ok" && len(problems) < maxProblems {
+			problems = append(problems, msg)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w (%s): %s", ErrCorrupt, pragma, strings.Join(problems, "; "))
+	}
+	return nil
+}
