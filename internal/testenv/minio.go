@@ -149,9 +149,19 @@ func (m *MinIO) MakeBucket(ctx context.Context, name string) error {
 	return m.Client().MakeBucket(ctx, name, minio.MakeBucketOptions{Region: "us-east-1"})
 }
 
-// Env is the environment that points the binaries at this server.
+// systemCABundle is Debian's CA bundle; many users export it as
+// AWS_CA_BUNDLE, which breaks Litestream's S3 client unless we handle it.
+const systemCABundle = "/etc/ssl/certs/ca-certificates.crt"
+
+// Env is the environment that points the binaries at this server. It sets
+// AWS_CA_BUNDLE as users do (when the system bundle exists), so every test
+// run through it also proves that trap handled.
 func (m *MinIO) Env() []string {
-	return []string{"S3_ENDPOINT=" + m.Endpoint, "AWS_ACCESS_KEY_ID=" + AccessKey, "AWS_SECRET_ACCESS_KEY=" + SecretKey}
+	env := []string{"S3_ENDPOINT=" + m.Endpoint, "AWS_ACCESS_KEY_ID=" + AccessKey, "AWS_SECRET_ACCESS_KEY=" + SecretKey}
+	if _, err := os.Stat(systemCABundle); err == nil {
+		env = append(env, "AWS_CA_BUNDLE="+systemCABundle)
+	}
+	return env
 }
 
 func freePort() (int, error) {

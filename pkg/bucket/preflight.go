@@ -130,13 +130,11 @@ func (s *Store) classifyCtx(ctx context.Context, err error) error {
 func (s *Store) any(ctx context.Context, prefix string) (bool, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	for obj := range s.Client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true, MaxKeys: 1}) {
-		if obj.Err != nil {
-			return false, obj.Err
-		}
-		return true, nil
+	obj, ok := <-s.Client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true, MaxKeys: 1})
+	if !ok {
+		return false, nil
 	}
-	return false, nil
+	return obj.Err == nil, obj.Err
 }
 
 // maxSiblingScan bounds how many keys Siblings reads: it is a hint, not an
