@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
 )
@@ -26,9 +27,9 @@ type Location struct {
 // String is the canonical URL, the one logged so a wrong prefix is visible.
 func (l Location) String() string {
 	if l.Scheme == "file" {
-		return "file://" + l.Dir
+		return (&url.URL{Scheme: "file", Path: l.Dir}).String()
 	}
-	return "s3://" + l.Bucket + "/" + l.Prefix
+	return (&url.URL{Scheme: "s3", Host: l.Bucket, Path: "/" + l.Prefix}).String()
 }
 
 // bucketName is S3's rule for bucket names (3-63 chars, lower case,
@@ -51,6 +52,9 @@ func ParseReplicaURL(raw string) (Location, error) {
 	if u.RawQuery != "" || u.Fragment != "" {
 		return Location{}, errors.New("must not have a query or fragment; settings such as the endpoint are variables (S3_ENDPOINT)")
 	}
+	if strings.ContainsFunc(u.Path, unicode.IsControl) {
+		return Location{}, errors.New("has control characters in its path")
+	}
 	switch u.Scheme {
 	case "s3":
 		if !bucketName.MatchString(u.Host) {
@@ -69,10 +73,11 @@ func ParseReplicaURL(raw string) (Location, error) {
 		if u.Host != "" && u.Host != "localhost" {
 			return Location{}, fmt.Errorf("file URL has host %q; want file:///absolute/dir", u.Host)
 		}
-		if !path.IsAbs(u.Path) || u.Path == "/" {
+		dir := path.Clean(u.Path)
+		if !path.IsAbs(u.Path) || dir == "/" {
 			return Location{}, errors.New("file URL needs an absolute directory other than /, e.g. file:///var/backups/app")
 		}
-		return Location{Scheme: "file", Dir: path.Clean(u.Path)}, nil
+		return Location{Scheme: "file", Dir: dir}, nil
 	case "":
 		return Location{}, errors.New("has no scheme; want s3://bucket/prefix or file:///dir")
 	default:
