@@ -1,5 +1,6 @@
 // Command restore is init mode: it restores DB_PATH from the replica before
 // the app starts and exits 0 only when the database is ready or provably new.
+// With --verify it is the laptop tool: restore into a temp dir and report.
 package main
 
 import (
@@ -21,7 +22,9 @@ const terminationLog = "/dev/termination-log"
 const summary = `Restores the SQLite database at DB_PATH from the Litestream replica at
 REPLICA_URL before the app starts (Kubernetes initContainer, Nomad prestart
 task). Exits 0 only when the database is ready (restored or already present)
-or the replica is proven empty under RESTORE_IF_REPLICA_MISSING=new.`
+or the replica is proven empty under RESTORE_IF_REPLICA_MISSING=new.
+With --verify it restores into a temp dir and prints a report instead
+(DB_PATH is neither needed nor touched, and nothing is written to the bucket).`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -32,12 +35,20 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c := cli.New("restore", summary, config.Restore|config.Verify)
+	f := bindFlags(c)
 	if code, done := c.Parse(args, stdout, stderr); done {
 		return code
 	}
+	target, err := f.target()
+	if err != nil {
+		return c.Fail(stderr, err)
+	}
+	if f.verify {
+		return runVerify(ctx, c, f, target, stdout, stderr)
+	}
 	cfg, err := c.Load(config.Restore)
 	if err == nil {
-		_, err = restore.Run(ctx, cfg, cli.Logger(cfg, stderr))
+		_, err = restore.Run(ctx, cfg, cli.Logger(cfg, stderr), target)
 	}
 	if err != nil {
 		if f, ferr := os.OpenFile(terminationLog, os.O_WRONLY|os.O_TRUNC, 0); ferr == nil {

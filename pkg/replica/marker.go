@@ -19,6 +19,10 @@ type Marker struct {
 	Duration   float64   `json:"duration_seconds"`
 	Bytes      int64     `json:"bytes"`
 	Time       time.Time `json:"time"`
+	// Added by the restore command; readers must not require them.
+	PositionTime time.Time `json:"position_time,omitzero"`     // when the restored position was written to the replica
+	Downloaded   int64     `json:"downloaded_bytes,omitempty"` // bytes read from the replica
+	MovedAside   string    `json:"moved_aside,omitempty"`      // where a stale local copy was moved
 }
 
 // Outcomes recorded in a Marker.

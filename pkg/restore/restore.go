@@ -12,10 +12,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/benbjohnson/litestream"
 	"github.com/superfly/ltx"
 
-	"github.com/litestream-sidecar/litestream-sidecar/pkg/bucket"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/config"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/replica"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
@@ -24,125 +22,141 @@ import (
 
 // Result is what a run decided and did.
 type Result struct {
-	Outcome  string // replica.Outcome*
-	TXID     ltx.TXID
-	Bytes    int64
-	Duration time.Duration
+	Outcome    string // replica.Outcome*
+	TXID       ltx.TXID
+	Bytes      int64
+	Duration   time.Duration
+	MovedAside string // where a stale local copy went, if one did
 }
 
 // Run is init mode. It returns nil only when DB_PATH is ready to use or the
-// replica was proven empty under RESTORE_IF_REPLICA_MISSING=new.
-func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger) (Result, error) {
+// replica was proven empty under RESTORE_IF_REPLICA_MISSING=new. Everything,
+// retries included, runs within RESTORE_TIMEOUT.
+func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target) (Result, error) {
 	start := time.Now()
 	url := cfg.Location().String()
 	logger = logger.With("replica", url, "db", cfg.DBPath)
+	ctx, cancel := context.WithTimeout(ctx, cfg.RestoreTimeout)
+	defer cancel()
 
+	var src *source
+	var res Result
 	if _, err := os.Stat(cfg.DBPath); err == nil {
-		if err := verify.Check(ctx, cfg.DBPath, verify.Quick); err != nil {
-			return Result{}, sysexit.New(sysexit.DataErr, fmt.Errorf("existing database %s: %w; move it aside to restore from the replica", cfg.DBPath, err))
+		var done bool
+		src, done, err = existing(ctx, cfg, logger, target, url)
+		if err != nil || done {
+			return Result{Outcome: replica.OutcomePresent}, err
 		}
-		logger.Info("database already present, leaving it untouched")
-		return Result{Outcome: replica.OutcomePresent}, nil
+		if res.MovedAside, err = moveAside(cfg.DBPath, logger); err != nil {
+			return Result{}, err
+		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return Result{}, sysexit.New(sysexit.CantCreate, fmt.Errorf("stat DB_PATH: %w", err))
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, cfg.RestoreTimeout)
-	defer cancel()
+	logger.Info("restoring", "target", target.String())
+	if src == nil {
+		var err error
+		if src, err = openSource(ctx, cfg, logger, target); err != nil {
+			return Result{}, err
+		}
+	}
+	if src.contents.Empty() {
+		return proveNew(ctx, cfg, logger, src)
+	}
 
-	contents, err := preflight(ctx, cfg, logger)
-	if err != nil {
-		return Result{}, err
-	}
-	if contents.Empty() {
-		return proveNew(cfg, logger, url)
-	}
-
-	res, err := restoreInto(ctx, cfg, logger, contents)
-	if err != nil {
-		return Result{}, err
-	}
-	res.Duration = time.Since(start)
-	m := replica.Marker{ReplicaURL: url, TXID: uint64(res.TXID), Outcome: res.Outcome,
-		Duration: res.Duration.Seconds(), Bytes: res.Bytes, Time: time.Now().UTC()}
-	if err := replica.WriteMarker(cfg.DBPath, m); err != nil {
-		return Result{}, sysexit.New(sysexit.CantCreate, err)
-	}
-	logger.Info("restored", "txid", res.TXID.String(), "bytes", res.Bytes, "duration", res.Duration.Round(time.Millisecond).String())
-	return res, nil
-}
-
-// preflight answers reachable / authorised / bucket / contents.
-func preflight(ctx context.Context, cfg *config.Config, logger *slog.Logger) (bucket.Contents, error) {
-	loc := cfg.Location()
-	if loc.Scheme == "file" {
-		return bucket.LocalContents(loc.Dir)
-	}
-	store, err := bucket.New(cfg)
-	if err != nil {
-		return bucket.Contents{}, err
-	}
-	return store.Preflight(ctx, logger)
-}
-
-// proveNew applies RESTORE_IF_REPLICA_MISSING to a prefix proven empty.
-func proveNew(cfg *config.Config, logger *slog.Logger, url string) (Result, error) {
-	if cfg.RestoreIfReplicaMissing == config.IfMissingFail {
-		return Result{}, sysexit.Errorf(sysexit.DataErr, "replica %s holds no backup and RESTORE_IF_REPLICA_MISSING=fail", url)
-	}
-	logger.Warn("replica holds no backup: the app will create a new database", "policy", cfg.RestoreIfReplicaMissing)
-	if err := os.MkdirAll(filepath.Dir(cfg.DBPath), 0o755); err != nil {
-		return Result{}, sysexit.New(sysexit.CantCreate, fmt.Errorf("cannot create the directory of DB_PATH: %w", err))
-	}
-	m := replica.Marker{ReplicaURL: url, Outcome: replica.OutcomeNew, Time: time.Now().UTC()}
-	if err := replica.WriteMarker(cfg.DBPath, m); err != nil {
-		return Result{}, sysexit.New(sysexit.CantCreate, err)
-	}
-	return Result{Outcome: replica.OutcomeNew}, nil
-}
-
-// restoreInto restores the latest position into a temp file beside
-// DB_PATH, checks it, and installs it atomically.
-func restoreInto(ctx context.Context, cfg *config.Config, logger *slog.Logger, contents bucket.Contents) (Result, error) {
 	tmp, err := newTempPath(cfg.DBPath)
 	if err != nil {
 		return Result{}, err
 	}
 	defer removeAll(tmp)
-
-	client := replica.NewClient(cfg, logger)
-	if err := client.Init(ctx); err != nil {
-		return Result{}, sysexit.New(sysexit.Unavailable, fmt.Errorf("replica client: %w", err))
-	}
-	r := litestream.NewReplicaWithClient(nil, client)
-	opt := litestream.NewRestoreOptions()
-	opt.OutputPath = tmp
-
-	var txid ltx.TXID
-	if contents.LTX {
-		// Pin the plan's position so the marker names exactly what was restored.
-		plan, err := litestream.CalcRestorePlan(ctx, client, 0, time.Time{}, logger)
-		if err != nil {
-			return Result{}, classifyRestore(ctx, fmt.Errorf("restore plan: %w", err))
-		}
-		txid = plan[len(plan)-1].MaxTXID
-		opt.TXID = txid
-	}
-	if err := r.Restore(ctx, opt); err != nil {
-		return Result{}, classifyRestore(ctx, fmt.Errorf("restore: %w", err))
-	}
-	if err := verify.Check(ctx, tmp, cfg.RestoreIntegrityCheck); err != nil {
-		return Result{}, classifyRestore(ctx, err)
-	}
-	size, err := install(tmp, cfg.DBPath)
+	f, err := fetch(ctx, src, target, tmp, cfg.RestoreIntegrityCheck, logger)
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Outcome: replica.OutcomeRestored, TXID: txid, Bytes: size}, nil
+	if err := chown(cfg, tmp); err != nil {
+		return Result{}, err
+	}
+	if _, err := install(tmp, cfg.DBPath); err != nil {
+		return Result{}, err
+	}
+	res.Outcome, res.TXID, res.Bytes, res.Duration = replica.OutcomeRestored, f.TXID, f.Size, time.Since(start)
+	m := replica.Marker{ReplicaURL: url, TXID: uint64(res.TXID), Outcome: res.Outcome,
+		Duration: res.Duration.Seconds(), Bytes: res.Bytes, Time: time.Now().UTC(),
+		PositionTime: f.Time, Downloaded: f.Downloaded, MovedAside: res.MovedAside}
+	if err := replica.WriteMarker(cfg.DBPath, m); err != nil {
+		return Result{}, sysexit.New(sysexit.CantCreate, err)
+	}
+	if err := chown(cfg, replica.MarkerPath(cfg.DBPath)); err != nil {
+		return Result{}, err
+	}
+	logger.Info("restored", "txid", res.TXID.String(), "position_time", f.Time.UTC().Format(time.RFC3339),
+		"bytes", res.Bytes, "downloaded_bytes", f.Downloaded, "duration", res.Duration.Round(time.Millisecond).String(),
+		"check", cfg.RestoreIntegrityCheck, "check_duration", f.Check.Round(time.Millisecond).String())
+	return res, nil
 }
 
-// classifyRestore maps a failed restore to an exit code.
-func classifyRestore(ctx context.Context, err error) error {
+// existing decides about a database already at DB_PATH. done means leave it
+// as it is; otherwise the replica is ahead of it (a stale copy left on a node
+// after a failover) and src is the replica to restore from.
+//
+// The local position is what the restore marker and Litestream's meta
+// directory say. With neither (a database the app created and no sidecar
+// ever replicated), there is nothing to compare: it is kept, without a
+// network call.
+func existing(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target, url string) (*source, bool, error) {
+	if err := verify.Check(ctx, cfg.DBPath, verify.Quick); err != nil {
+		return nil, true, sysexit.New(sysexit.DataErr, fmt.Errorf("existing database %s: %w; move it aside to restore from the replica", cfg.DBPath, err))
+	}
+	pos := localPosition(cfg.DBPath, url)
+	if pos == 0 || !target.IsLatest() {
+		logger.Info("database already present, leaving it untouched", "local_txid", pos.String(),
+			"reason", map[bool]string{true: "no local replication position to compare", false: "a point-in-time target never replaces an existing database"}[pos == 0])
+		return nil, true, nil
+	}
+	src, err := openSource(ctx, cfg, logger, target)
+	if err != nil {
+		return nil, true, fmt.Errorf("compare the existing database with the replica: %w", err)
+	}
+	if !src.contents.LTX || src.txid <= pos {
+		logger.Info("database already present, leaving it untouched", "local_txid", pos.String(), "replica_txid", src.txid.String())
+		return nil, true, nil
+	}
+	logger.Warn("local database is behind the replica", "local_txid", pos.String(), "replica_txid", src.txid.String())
+	return src, false, nil
+}
+
+// proveNew applies RESTORE_IF_REPLICA_MISSING to a prefix proven empty.
+func proveNew(ctx context.Context, cfg *config.Config, logger *slog.Logger, src *source) (Result, error) {
+	hint := src.hint(ctx, logger)
+	if cfg.RestoreIfReplicaMissing == config.IfMissingFail {
+		msg := fmt.Sprintf("replica %s holds no backup and RESTORE_IF_REPLICA_MISSING=fail", src.url)
+		if hint != "" {
+			msg += "; " + hint
+		}
+		return Result{}, sysexit.New(sysexit.DataErr, errors.New(msg))
+	}
+	attrs := []any{"policy", cfg.RestoreIfReplicaMissing}
+	if hint != "" {
+		attrs = append(attrs, "hint", hint)
+	}
+	logger.Warn("replica holds no backup: the app will create a new database", attrs...)
+	if err := os.MkdirAll(filepath.Dir(cfg.DBPath), 0o755); err != nil {
+		return Result{}, sysexit.New(sysexit.CantCreate, fmt.Errorf("cannot create the directory of DB_PATH: %w", err))
+	}
+	m := replica.Marker{ReplicaURL: src.url, Outcome: replica.OutcomeNew, Time: time.Now().UTC()}
+	if err := replica.WriteMarker(cfg.DBPath, m); err != nil {
+		return Result{}, sysexit.New(sysexit.CantCreate, err)
+	}
+	if err := chown(cfg, replica.MarkerPath(cfg.DBPath)); err != nil {
+		return Result{}, err
+	}
+	return Result{Outcome: replica.OutcomeNew}, nil
+}
+
+// classifyRestore maps a failed restore to an exit code; fallback is the
+// code of an error that is neither the deadline nor the local disk.
+func classifyRestore(ctx context.Context, err error, fallback int) error {
 	switch {
 	case ctx.Err() != nil:
 		return sysexit.New(sysexit.Unavailable, fmt.Errorf("RESTORE_TIMEOUT passed: %w", err))
@@ -151,6 +165,6 @@ func classifyRestore(ctx context.Context, err error) error {
 	case isWriteError(err):
 		return sysexit.New(sysexit.CantCreate, err)
 	default:
-		return sysexit.New(sysexit.DataErr, err)
+		return sysexit.New(fallback, err)
 	}
 }

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/litestream-sidecar/litestream-sidecar/internal/cli"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/config"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/restore"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
+)
+
+// extra is the --help text of restore's own flags (not settings: they have
+// no variable, because they change what the command does).
+const extra = `Command flags (no variable):
+  --verify            restore into a temp dir, check it, print a report; never touches DB_PATH or the bucket
+  --json              with --verify: print the report as one JSON object
+  --output PATH       with --verify: keep the restored copy at PATH (must not exist)
+  --timestamp TIME    restore the last position at or before TIME (RFC 3339, e.g. 2026-11-22T10:00:00Z)
+  --txid TXID         restore exactly up to TXID (16 hex digits as Litestream prints it, or decimal);
+                      a TXID counts the sidecar's syncs (LTX files), not SQLite transactions
+`
+
+type flags struct {
+	verify, json     bool
+	output, ts, txid string
+}
+
+func bindFlags(c *cli.Command) *flags {
+	f := &flags{}
+	c.FS.BoolVar(&f.verify, "verify", false, "")
+	c.FS.BoolVar(&f.json, "json", false, "")
+	c.FS.StringVar(&f.output, "output", "", "")
+	c.FS.StringVar(&f.ts, "timestamp", "", "")
+	c.FS.StringVar(&f.txid, "txid", "", "")
+	c.Extra = extra
+	return f
+}
+
+// target checks the command flags and returns the point to restore to.
+func (f *flags) target() (restore.Target, error) {
+	var t restore.Target
+	if f.ts != "" && f.txid != "" {
+		return t, sysexit.Errorf(sysexit.Usage, "--timestamp and --txid exclude each other")
+	}
+	if !f.verify && (f.json || f.output != "") {
+		return t, sysexit.Errorf(sysexit.Usage, "--json and --output need --verify")
+	}
+	if f.ts != "" {
+		ts, err := time.Parse(time.RFC3339, f.ts)
+		if err != nil {
+			return t, sysexit.Errorf(sysexit.Usage, "--timestamp %q is not RFC 3339, e.g. 2026-11-22T10:00:00Z", f.ts)
+		}
+		t.Timestamp = ts
+	}
+	if f.txid != "" {
+		id, err := restore.ParseTXID(f.txid)
+		if err != nil {
+			return t, sysexit.Errorf(sysexit.Usage, "--txid: %v", err)
+		}
+		t.TXID = id
+	}
+	return t, nil
+}
+
+// runVerify is `restore --verify`: the report goes to stdout, logs and the
+// one-line error to stderr.
+func runVerify(ctx context.Context, c *cli.Command, f *flags, target restore.Target, stdout, stderr io.Writer) int {
+	cfg, err := c.Load(config.Verify)
+	if err != nil {
+		return c.Fail(stderr, err)
+	}
+	rep, err := restore.Verify(ctx, cfg, cli.Logger(cfg, stderr), target, f.output)
+	if rep != nil {
+		var werr error
+		if f.json {
+			werr = rep.WriteJSON(stdout)
+		} else {
+			werr = rep.WriteText(stdout)
+		}
+		if werr != nil && err == nil {
+			err = fmt.Errorf("print report: %w", werr)
+		}
+	}
+	if err != nil {
+		return c.Fail(stderr, err)
+	}
+	return 0
+}

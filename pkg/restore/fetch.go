@@ -1,0 +1,143 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/benbjohnson/litestream"
+	"github.com/superfly/ltx"
+
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/verify"
+)
+
+// progressEvery is how often a running restore logs its progress.
+const progressEvery = 2 * time.Second
+
+// fetched is what fetch produced at a temp path.
+type fetched struct {
+	TXID       ltx.TXID
+	Time       time.Time
+	Downloaded int64 // bytes read from the replica
+	Size       int64 // bytes of the restored database
+	Download   time.Duration
+	Check      time.Duration
+}
+
+// fetch restores src at target into out (which must not exist), then runs
+// the integrity check. On error out may hold a partial file: the caller
+// removes it.
+func fetch(ctx context.Context, src *source, target Target, out, mode string, logger *slog.Logger) (fetched, error) {
+	var f fetched
+	start := time.Now()
+	counter := &countingClient{ReplicaClient: src.client}
+	opt := litestream.NewRestoreOptions()
+	opt.OutputPath = out
+	client := src.client
+	if src.contents.LTX {
+		// Pin the plan's position so the marker names exactly what was
+		// restored, and count bytes for the progress lines. v0.3 backups
+		// go through the plain client: only it implements ReplicaClientV3.
+		opt.TXID = src.txid
+		client = counter
+		f.TXID, f.Time = src.txid, src.time
+	} else {
+		opt.Timestamp = target.Timestamp
+	}
+	r := litestream.NewReplicaWithClient(nil, client)
+
+	stop := reportProgress(logger, counter, src.size, start)
+	err := r.Restore(ctx, opt)
+	stop()
+	f.Download = time.Since(start)
+	f.Downloaded = counter.n.Load()
+	if err != nil {
+		return f, classifyRestore(ctx, fmt.Errorf("restore from %s: %w", src.url, err), sysexit.DataErr)
+	}
+	st, err := os.Stat(out)
+	if err != nil {
+		return f, sysexit.New(sysexit.CantCreate, err)
+	}
+	f.Size = st.Size()
+
+	checkStart := time.Now()
+	err = verify.Check(ctx, out, mode)
+	f.Check = time.Since(checkStart)
+	if err != nil {
+		return f, classifyRestore(ctx, fmt.Errorf("restored from %s: %w", src.url, err), sysexit.DataErr)
+	}
+	return f, nil
+}
+
+// reportProgress logs bytes, MB/s and ETA every progressEvery until the
+// returned stop is called.
+func reportProgress(logger *slog.Logger, c *countingClient, total int64, start time.Time) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(progressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				n := c.n.Load()
+				el := time.Since(start).Seconds()
+				rate := float64(n) / el
+				attrs := []any{"bytes", n, "total_bytes", total, "mb_per_s", fmt.Sprintf("%.1f", rate/1e6)}
+				if rate > 0 && total > n {
+					attrs = append(attrs, "eta", (time.Duration(float64(total-n)/rate) * time.Second).Round(time.Second).String())
+				}
+				logger.Info("restore in progress", attrs...)
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// countingClient counts the bytes read from LTX files and refuses every
+// write: a restore never writes to the bucket.
+type countingClient struct {
+	litestream.ReplicaClient
+	n atomic.Int64
+}
+
+// errReadOnly is returned by the write methods of countingClient.
+var errReadOnly = errors.New("restore is read-only: refusing to write to the replica")
+
+func (c *countingClient) OpenLTXFile(ctx context.Context, level int, minTXID, maxTXID ltx.TXID, offset, size int64) (io.ReadCloser, error) {
+	rc, err := c.ReplicaClient.OpenLTXFile(ctx, level, minTXID, maxTXID, offset, size)
+	if err != nil {
+		return nil, err
+	}
+	return &countingReader{ReadCloser: rc, n: &c.n}, nil
+}
+
+func (c *countingClient) WriteLTXFile(context.Context, int, ltx.TXID, ltx.TXID, io.Reader) (*ltx.FileInfo, error) {
+	return nil, errReadOnly
+}
+
+func (c *countingClient) DeleteLTXFiles(context.Context, []*ltx.FileInfo) error { return errReadOnly }
+
+func (c *countingClient) DeleteAll(context.Context) error { return errReadOnly }
+
+var _ litestream.ReplicaClient = (*countingClient)(nil)
+
+type countingReader struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (r *countingReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	r.n.Add(int64(n))
+	return n, err
+}

@@ -1,0 +1,132 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/benbjohnson/litestream"
+	"github.com/superfly/ltx"
+
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/bucket"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/config"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/replica"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
+)
+
+// Target is the point to restore to: the zero value is the latest position.
+type Target struct {
+	TXID      ltx.TXID  // restore exactly up to this TXID (--txid)
+	Timestamp time.Time // restore the last position at or before this time (--timestamp)
+}
+
+// ParseTXID reads --txid: 16 hex digits as Litestream prints a TXID
+// (0000000000000003), anything else as a decimal number (3), the way the
+// restore marker stores it.
+func ParseTXID(s string) (ltx.TXID, error) {
+	if len(s) == 16 {
+		return ltx.ParseTXID(s)
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("%q is neither 16 hex digits nor a positive decimal number", s)
+	}
+	return ltx.TXID(n), nil
+}
+
+// source is a replica that preflight found reachable, with what it holds
+// and, for LTX backups, the pinned position a restore will reach.
+type source struct {
+	url      string
+	store    *bucket.Store // nil for file:// replicas
+	contents bucket.Contents
+	client   litestream.ReplicaClient
+	// Position of the restore plan's last file; zero for v0.3 backups,
+	// whose positions are not TXIDs.
+	txid ltx.TXID
+	time time.Time // when the last file of the plan was written
+	size int64     // bytes of all LTX files in the plan
+}
+
+// openSource runs preflight (reachable, authorised, bucket, contents) and,
+// when the prefix holds LTX files, computes the restore plan for target.
+func openSource(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target) (*source, error) {
+	src := &source{url: cfg.Location().String()}
+	loc := cfg.Location()
+	var err error
+	if loc.Scheme == "file" {
+		src.contents, err = bucket.LocalContents(loc.Dir)
+	} else {
+		if src.store, err = bucket.New(cfg); err != nil {
+			return nil, err
+		}
+		src.contents, err = src.store.Preflight(ctx, logger)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if src.contents.Empty() {
+		return src, nil
+	}
+	src.client = replica.NewClient(cfg, logger)
+	if err := src.client.Init(ctx); err != nil {
+		return nil, classifyRestore(ctx, fmt.Errorf("replica client: %w", err), sysexit.Unavailable)
+	}
+	if !src.contents.LTX {
+		if target.TXID != 0 {
+			return nil, sysexit.Errorf(sysexit.Usage, "--txid needs v0.5 (LTX) backups; %s holds only v0.3 generations: use --timestamp", src.url)
+		}
+		return src, nil
+	}
+	plan, err := litestream.CalcRestorePlan(ctx, src.client, target.TXID, target.Timestamp, logger)
+	if err != nil {
+		if errors.Is(err, litestream.ErrTxNotAvailable) && (target.TXID != 0 || !target.Timestamp.IsZero()) {
+			return nil, sysexit.New(sysexit.DataErr, fmt.Errorf("replica %s has no backup for the requested point in time (%s): %w", src.url, target, err))
+		}
+		return nil, classifyRestore(ctx, fmt.Errorf("restore plan from %s: %w", src.url, err), sysexit.DataErr)
+	}
+	last := plan[len(plan)-1]
+	src.txid, src.time = last.MaxTXID, last.CreatedAt
+	for _, fi := range plan {
+		src.size += fi.Size
+	}
+	return src, nil
+}
+
+func (t Target) String() string {
+	switch {
+	case t.TXID != 0:
+		return "txid " + t.TXID.String()
+	case !t.Timestamp.IsZero():
+		return "timestamp " + t.Timestamp.UTC().Format(time.RFC3339)
+	default:
+		return "latest"
+	}
+}
+
+// IsLatest reports whether t asks for the newest position.
+func (t Target) IsLatest() bool { return t.TXID == 0 && t.Timestamp.IsZero() }
+
+// hint returns the "did you mean" of an empty prefix: sibling prefixes in
+// the same bucket that hold Litestream backups. It is best effort and
+// bounded in time: a failure to list is logged, never fatal.
+func (s *source) hint(ctx context.Context, logger *slog.Logger) string {
+	if s.store == nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	sib, err := s.store.Siblings(ctx, 5)
+	if err != nil {
+		logger.Debug("could not list sibling prefixes", "error", err.Error())
+		return ""
+	}
+	if len(sib) == 0 {
+		return ""
+	}
+	return "did you mean " + strings.Join(sib, " or ") + "?"
+}
