@@ -2,6 +2,30 @@
 // it continuously through the Litestream library, report through
 // pkg/telemetry, and on SIGTERM sync what the app committed before exiting
 // (DESIGN.md "Sidecar mode: the guarantees").
+//
+// The start is a sequence, each step visible in /readyz and logged once:
+//
+//  1. waiting_for_database: DB_PATH does not exist yet (the app creates it).
+//  2. waiting_for_lease: with LEASE=true and an s3:// replica, the sidecar
+//     takes the single-writer lease <prefix>/lock.json with conditional
+//     PUTs (If-None-Match: * to create, If-Match: <etag> to renew). While
+//     another writer holds an unexpired lease, the sidecar WAITS (unready,
+//     lease_held 0, retrying every 2 s) and writes nothing; a lease left by
+//     a crashed writer runs out after 30 s. A SIGTERM while waiting exits 75.
+//     The lease is renewed every 10 s; uploads stop 5 s before it would run
+//     out unrenewed (e.g. during an outage) and resume when a renewal
+//     succeeds. If the lease object was taken by another writer, the sidecar
+//     stops replicating, turns unready and exits 75 (the orchestrator
+//     restarts it, and it waits for the lease again).
+//  3. checking_lineage: the lineage guard (lineage.go). When the replica
+//     holds data, the local database must descend from it: Litestream's
+//     local state (.<name>-litestream/) is at or above the replica's
+//     position (a restart of this sidecar), or the restore marker written by
+//     `restore` names this REPLICA_URL at a position at or above the
+//     replica's. Otherwise the sidecar exits 65 without writing a byte: an
+//     empty or unrelated database never overwrites the backup.
+//  4. replicating, until SIGTERM: a final sync within SHUTDOWN_TIMEOUT,
+//     the lease released, exit 0.
 package replicate
 
 import (
@@ -14,6 +38,7 @@ import (
 
 	"github.com/benbjohnson/litestream"
 
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/bucket"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/config"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/replica"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
@@ -23,6 +48,9 @@ import (
 // pollInterval is how often the sidecar looks for the database file and
 // refreshes positions for /status and the lag metric.
 const pollInterval = 250 * time.Millisecond
+
+// errStopped: a signal (or ctx) ended a wait before replication started.
+var errStopped = errors.New("stopped")
 
 // Run is sidecar mode. It returns nil after a clean stop: a signal on
 // signals, then a final sync within SHUTDOWN_TIMEOUT.
@@ -39,16 +67,51 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, signals <
 	go func() { serveErr <- srv.Serve() }()
 	logger.Info("serving metrics and health", "addr", srv.Addr())
 
-	store, runErr := start(ctx, cfg, logger, st, signals)
-	if runErr == nil {
-		runErr = loop(ctx, store.DBs()[0], logger, st, signals, serveErr)
+	r := &runner{cfg: cfg, logger: logger, st: st, signals: signals}
+	runErr := r.start(ctx)
+	if errors.Is(runErr, errStopped) {
+		runErr = nil
 	}
-	return errors.Join(runErr, shutdown(ctx, cfg, logger, st, store, srv))
+	if runErr == nil && r.store != nil {
+		runErr = r.loop(ctx, serveErr)
+	}
+	if runErr != nil {
+		// Log the state change now; the error itself is printed once by cmd.
+		st.set(StateFailed, runErr.Error())
+	}
+	return errors.Join(runErr, r.shutdown(ctx, srv))
 }
 
-// start waits for the database, then opens replication. It returns a nil
-// store and nil error when a signal arrived before there was anything to do.
-func start(ctx context.Context, cfg *config.Config, logger *slog.Logger, st *state, signals <-chan os.Signal) (*litestream.Store, error) {
+// runner holds what the sidecar opened, in order, for shutdown.
+type runner struct {
+	cfg     *config.Config
+	logger  *slog.Logger
+	st      *state
+	signals <-chan os.Signal
+
+	lease     *lease // nil without LEASE or for file:// replicas
+	leaseLost bool
+	store     *litestream.Store
+	db        *litestream.DB
+}
+
+// wait sleeps d; errStopped when a signal or ctx ends it first.
+func (r *runner) wait(ctx context.Context, d time.Duration, what string) error {
+	select {
+	case <-ctx.Done():
+		return errStopped
+	case sig := <-r.signals:
+		r.logger.Info("signal received while "+what, "signal", sig.String())
+		return errStopped
+	case <-time.After(d):
+		return nil
+	}
+}
+
+// start runs steps 1-3 of the package doc and opens replication. It leaves
+// r.store nil (and returns errStopped or nil) when stopped before that.
+func (r *runner) start(ctx context.Context) error {
+	cfg, logger, st := r.cfg, r.logger, r.st
 	if st.set(StateWaitingDB, "") {
 		logger.Info("waiting for the database to appear", "db", cfg.DBPath)
 	}
@@ -56,48 +119,151 @@ func start(ctx context.Context, cfg *config.Config, logger *slog.Logger, st *sta
 		if _, err := os.Stat(cfg.DBPath); err == nil {
 			break
 		}
-		select {
-		case <-ctx.Done():
-			return nil, nil
-		case sig := <-signals:
-			logger.Info("signal received before the database appeared", "signal", sig.String())
-			return nil, nil
-		case <-time.After(pollInterval):
+		if err := r.wait(ctx, pollInterval, "waiting for the database"); err != nil {
+			return err
 		}
 	}
 
+	lin := lineage{url: st.url}
 	if mk, err := replica.ReadMarker(cfg.DBPath); err == nil {
+		lin.marker = &mk
 		st.mu.Lock()
 		st.marker = &mk
 		st.mu.Unlock()
 		st.metrics.RestoreDuration.Set(mk.Duration)
 		st.metrics.RestoreInfo.WithLabelValues(mk.Outcome).Set(1)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		lin.markErr = err
 	}
 
-	client := &observedClient{ReplicaClient: replica.NewClient(cfg, logger), onWrite: st.wrote}
-	store, _ := replica.NewStore(cfg, client, logger)
-	if err := store.Open(ctx); err != nil {
-		st.set(StateFailed, err.Error())
-		return nil, sysexit.New(sysexit.Unavailable, fmt.Errorf("start replication of %s to %s: %w", cfg.DBPath, st.url, err))
+	if cfg.Lease && cfg.Location().Scheme == "s3" {
+		if err := r.acquireLease(ctx); err != nil {
+			return err
+		}
+	} else if cfg.Lease {
+		logger.Info("no lease for a file:// replica: single writer is up to you")
 	}
+
+	raw := replica.NewClient(cfg, logger)
+	client := &observedClient{ReplicaClient: raw, onWrite: st.wrote}
+	if r.lease != nil {
+		client.allow = func() error {
+			if r.lease.valid(time.Now()) {
+				return nil
+			}
+			return fmt.Errorf("not writing: %w", errLeaseNotValid)
+		}
+	}
+	store, db := replica.NewStore(cfg, client, logger)
+
+	// The guard runs under the lease, so nobody can move the replica
+	// between the check and our first upload.
+	st.set(StateCheckingLineage, "")
+	for attempt := 0; ; attempt++ {
+		err := r.checkLineage(ctx, raw, db, lin)
+		if err == nil {
+			break
+		}
+		if errors.Is(err, ErrLineage) {
+			st.metrics.LineageRefused.Set(1)
+			return err
+		}
+		if st.set(StateCheckingLineage, "cannot read the replica to check lineage: "+err.Error()) {
+			logger.Warn("cannot check lineage yet, retrying", "error", err.Error())
+		}
+		if err := r.wait(ctx, leaseRetry, "checking lineage"); err != nil {
+			return err
+		}
+	}
+
+	if err := store.Open(ctx); err != nil {
+		return sysexit.New(sysexit.Unavailable, fmt.Errorf("start replication of %s to %s: %w", cfg.DBPath, st.url, err))
+	}
+	r.store, r.db = store, db
 	st.set(StateReplicating, "")
-	logger.Info("replicating", "db", cfg.DBPath, "replica", st.url, "sync_interval", cfg.SyncInterval.String())
-	return store, nil
+	logger.Info("replicating", "db", cfg.DBPath, "replica", st.url, "sync_interval", cfg.SyncInterval.String(),
+		"snapshot_interval", cfg.SnapshotInterval.String(), "retention", cfg.Retention.String())
+	return nil
 }
 
-// loop refreshes positions until a signal, ctx's end, or a server failure.
-func loop(ctx context.Context, db *litestream.DB, logger *slog.Logger, st *state, signals <-chan os.Signal, serveErr <-chan error) error {
+var errLeaseNotValid = errors.New("single-writer lease not held or about to expire")
+
+func (r *runner) checkLineage(ctx context.Context, client litestream.ReplicaClient, db *litestream.DB, lin lineage) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	remote, err := remotePos(ctx, client)
+	if err != nil {
+		return fmt.Errorf("list %s: %w", r.st.url, err)
+	}
+	local, err := db.Pos()
+	if err != nil {
+		// Unreadable local Litestream state proves nothing; decide on the marker.
+		r.logger.Warn("cannot read Litestream's local position", "error", err.Error())
+	}
+	lin.remote, lin.local = remote, local.TXID
+	if err := lin.check(); err != nil {
+		return err
+	}
+	r.logger.Info("lineage checked", "replica_txid", remote.String(), "local_txid", local.TXID.String())
+	return nil
+}
+
+// acquireLease waits until the lease is ours. Another holder means wait;
+// a SIGTERM while waiting exits 75: the app's commits were not replicated.
+func (r *runner) acquireLease(ctx context.Context) error {
+	bs, err := bucket.New(r.cfg)
+	if err != nil {
+		return err
+	}
+	r.lease = newLease(bs)
+	r.st.mu.Lock()
+	r.st.lease = r.lease
+	r.st.mu.Unlock()
+	r.st.set(StateWaitingLease, "")
+	for {
+		err := r.lease.acquire(ctx)
+		if err == nil {
+			break
+		}
+		if r.st.set(StateWaitingLease, err.Error()) {
+			r.logger.Warn("waiting for the single-writer lease", "error", err.Error())
+		}
+		if werr := r.wait(ctx, leaseRetry, "waiting for the lease"); werr != nil {
+			if errors.Is(err, errLeaseHeld) {
+				return sysexit.New(sysexit.TempFail, fmt.Errorf("stopped while waiting for the lease on %s (%w): nothing was replicated", r.st.url, err))
+			}
+			return werr
+		}
+	}
+	r.st.metrics.LeaseHeld.Set(1)
+	r.logger.Info("lease acquired", "owner", r.lease.owner, "ttl", leaseTTL.String())
+	return nil
+}
+
+// loop refreshes positions and keeps the lease until a signal, ctx's end,
+// a server failure or the loss of the lease.
+func (r *runner) loop(ctx context.Context, serveErr <-chan error) error {
+	st, logger, db := r.st, r.logger, r.db
+	var lost <-chan error
+	if r.lease != nil {
+		lost = keepLease(ctx, r.lease, st, logger)
+	}
 	t := time.NewTicker(pollInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case sig := <-signals:
+		case sig := <-r.signals:
 			logger.Info("signal received, final sync", "signal", sig.String())
 			return nil
 		case err := <-serveErr:
 			return fmt.Errorf("metrics server: %w", err)
+		case err := <-lost:
+			r.leaseLost = true
+			st.metrics.LeaseHeld.Set(0)
+			st.set(StateLeaseLost, err.Error())
+			return sysexit.New(sysexit.TempFail, fmt.Errorf("replication of %s stopped: %w", st.url, err))
 		case now := <-t.C:
 			local, err := db.Pos()
 			if err != nil || local.TXID == 0 {
@@ -127,21 +293,38 @@ func initialSync(ctx context.Context, db *litestream.DB, logger *slog.Logger, st
 	st.set(StateReplicating, "")
 }
 
-// shutdown is the timed sequence: final sync and close of the store (which
-// retries within SHUTDOWN_TIMEOUT), then the HTTP server, in reverse order of
-// opening. It runs even if ctx was cancelled.
-func shutdown(ctx context.Context, cfg *config.Config, logger *slog.Logger, st *state, store *litestream.Store, srv *telemetry.Server) error {
-	st.set(StateStopping, "shutting down")
+// shutdown is the timed sequence, in reverse order of opening: final sync
+// and close of the store (which retries within SHUTDOWN_TIMEOUT), the
+// lease released, then the HTTP server. It runs even if ctx was cancelled.
+func (r *runner) shutdown(ctx context.Context, srv *telemetry.Server) error {
+	cfg, logger := r.cfg, r.logger
+	r.st.set(StateStopping, "shutting down")
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
 	var errs []error
-	if store != nil {
+	if r.store != nil {
+		cctx := sctx
+		if r.leaseLost {
+			// No final sync without the lease (the gate refuses the
+			// uploads anyway): just close, briefly.
+			var c context.CancelFunc
+			cctx, c = context.WithTimeout(sctx, time.Second)
+			defer c()
+		}
 		start := time.Now()
-		if err := store.Close(sctx); err != nil {
+		if err := r.store.Close(cctx); err != nil && !r.leaseLost {
 			errs = append(errs, sysexit.New(sysexit.Unavailable, fmt.Errorf("final sync within SHUTDOWN_TIMEOUT=%s: %w", cfg.ShutdownTimeout, err)))
-		} else {
+		} else if !r.leaseLost {
 			logger.Info("final sync done", "duration", time.Since(start).Round(time.Millisecond).String())
 		}
+	}
+	if r.lease != nil && !r.leaseLost {
+		if err := r.lease.release(sctx); err != nil {
+			logger.Warn("lease not released; it runs out by itself", "error", err.Error(), "ttl", leaseTTL.String())
+		} else {
+			logger.Info("lease released")
+		}
+		r.st.metrics.LeaseHeld.Set(0)
 	}
 	if err := srv.Shutdown(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("metrics server shutdown: %w", err))

@@ -17,6 +17,10 @@ const (
 	StateReplicating = "replicating"
 	StateStopping    = "stopping"
 	StateFailed      = "failed"
+
+	StateWaitingLease    = "waiting_for_lease"
+	StateCheckingLineage = "checking_lineage"
+	StateLeaseLost       = "lease_lost"
 )
 
 // state is what the sidecar knows, shared between the run loop, the
@@ -33,6 +37,7 @@ type state struct {
 	lastSync    time.Time
 	lastSyncErr error
 	marker      *replica.Marker
+	lease       *lease // nil without a lease
 	metrics     *telemetry.Metrics
 }
 
@@ -86,6 +91,8 @@ func (s *state) readyLocked(now time.Time) (bool, string) {
 	case StateReplicating:
 	case StateWaitingDB:
 		return false, "waiting for " + s.dbPath + " to be created by the app"
+	case StateWaitingLease:
+		return false, "waiting for the single-writer lease: " + s.reason
 	default:
 		if s.reason != "" {
 			return false, s.reason
@@ -99,6 +106,9 @@ func (s *state) readyLocked(now time.Time) (bool, string) {
 		}
 		return false, "first sync to the replica not done yet"
 	}
+	if s.lease != nil && !s.lease.valid(now) {
+		return false, "single-writer lease not renewed (uploads paused): " + s.reasonOr("renewal failing")
+	}
 	caughtUp := s.localTXID <= s.replicaTXID
 	stale := 3 * s.cfgSync
 	if !caughtUp && !s.behindSince.IsZero() && now.Sub(s.behindSince) > stale+uploadAllowance {
@@ -109,6 +119,13 @@ func (s *state) readyLocked(now time.Time) (bool, string) {
 		return false, reason
 	}
 	return true, ""
+}
+
+func (s *state) reasonOr(def string) string {
+	if s.lastSyncErr != nil {
+		return s.lastSyncErr.Error()
+	}
+	return def
 }
 
 // uploadAllowance is the upload time DESIGN.md adds to 3 x SYNC_INTERVAL.
@@ -142,6 +159,19 @@ func (s *state) status() telemetry.Status {
 	}
 	if s.marker != nil {
 		st.Restore = s.marker
+	}
+	if s.lease != nil {
+		holder, until, ours := s.lease.held()
+		st.LeaseHolder = holder
+		if !until.IsZero() {
+			u := until.UTC()
+			st.LeaseExpires = &u
+		}
+		if ours && s.lease.valid(now) {
+			s.metrics.LeaseHeld.Set(1)
+		} else {
+			s.metrics.LeaseHeld.Set(0)
+		}
 	}
 	return st
 }

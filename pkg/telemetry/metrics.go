@@ -23,6 +23,7 @@ type Metrics struct {
 	Ready           prometheus.Gauge
 	RestoreDuration prometheus.Gauge
 	RestoreInfo     *prometheus.GaugeVec
+	LineageRefused  prometheus.Gauge
 }
 
 // NewMetrics creates and registers the series.
@@ -57,6 +58,10 @@ func NewMetrics() *Metrics {
 			Name: prometheus.BuildFQName(namespace, "", "restore_info"),
 			Help: "1 for the outcome of the init container's restore (restored, present, new), from the restore marker.",
 		}, []string{"outcome"}),
+		LineageRefused: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: prometheus.BuildFQName(namespace, "", "lineage_refused"),
+			Help: "1 when the lineage guard refused to replicate: the replica holds a backup this database was not restored from.",
+		}),
 	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        prometheus.BuildFQName(namespace, "", "build_info"),
@@ -65,6 +70,6 @@ func NewMetrics() *Metrics {
 	})
 	buildInfo.Set(1)
 	m.Registry.MustRegister(m.ReplicaLag, m.LastSyncSuccess, m.SyncErrors, m.LeaseHeld, m.Ready,
-		m.RestoreDuration, m.RestoreInfo, buildInfo)
+		m.RestoreDuration, m.RestoreInfo, m.LineageRefused, buildInfo)
 	return m
 }

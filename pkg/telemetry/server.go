@@ -25,6 +25,7 @@ type Status struct {
 	LagSeconds      float64    `json:"lag_seconds"`
 	LastSyncSuccess *time.Time `json:"last_sync_success,omitempty"`
 	LeaseHolder     string     `json:"lease_holder,omitempty"`
+	LeaseExpires    *time.Time `json:"lease_expires,omitempty"`
 	Restore         any        `json:"restore,omitempty"` // the restore marker, when present
 }
 

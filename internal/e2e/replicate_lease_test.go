@@ -1,0 +1,113 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
+)
+
+// TestLeaseSingleWriter: two replicate processes on one prefix. The second
+// waits (unready, naming the holder) and writes nothing while the first
+// holds the lease; when the first stops it releases the lease and the
+// second takes over; every row reaches the replica.
+func TestLeaseSingleWriter(t *testing.T) {
+	m := testenv.NewMinIO(t)
+	mustMakeBucket(t, m, "backups")
+	const url = "s3://backups/apps/lease"
+	dbPath := filepath.Join(t.TempDir(), "app.db")
+	app := openApp(t, dbPath)
+	defer app.Close()
+	insertRows(t, app, 1, 50)
+	env := append(m.Env(), "DB_PATH="+dbPath, "REPLICA_URL="+url, "SYNC_INTERVAL=200ms")
+
+	a := startSidecar(t, env)
+	a.waitReady(t, 30*time.Second)
+	stA, _ := a.status(t)
+	if !strings.HasSuffix(stA.LeaseHolder, fmt.Sprintf(":%d", a.cmd.Process.Pid)) {
+		t.Fatalf("first sidecar's lease holder %q does not name its pid %d", stA.LeaseHolder, a.cmd.Process.Pid)
+	}
+
+	b := startSidecar(t, env)
+	stB := b.waitFor(t, 30*time.Second, "waiting for the lease", func(s sidecarStatus) bool {
+		return s.State == "waiting_for_lease" && s.LeaseHolder == stA.LeaseHolder
+	})
+	if stB.Ready || !strings.Contains(stB.Reason, "lease") {
+		t.Fatalf("second sidecar should be unready because of the lease: %+v", stB)
+	}
+	if code, body := b.get(t, "/readyz"); code != 503 || !strings.Contains(body, "lease") {
+		t.Fatalf("second sidecar /readyz = %d %s, want 503 naming the lease", code, body)
+	}
+	// It keeps waiting across several retries, and never writes.
+	insertRows(t, app, 51, 80)
+	time.Sleep(5 * time.Second)
+	stB = b.waitFor(t, 10*time.Second, "still waiting", func(s sidecarStatus) bool { return s.State == "waiting_for_lease" })
+	if stB.LocalTXID != "" {
+		t.Fatalf("waiting sidecar opened the database: %+v", stB)
+	}
+	if _, body := b.get(t, "/metrics"); !strings.Contains(body, "litestream_sidecar_lease_held 0") {
+		t.Fatal("waiting sidecar does not report lease_held 0")
+	}
+
+	if code := a.stop(t, 40*time.Second); code != 0 {
+		t.Fatalf("first sidecar exit %d: %s", code, a.stderr.String())
+	}
+	b.waitReady(t, 60*time.Second)
+	if _, body := b.get(t, "/metrics"); !strings.Contains(body, "litestream_sidecar_lease_held 1") {
+		t.Fatal("second sidecar took over but does not report lease_held 1")
+	}
+	insertRows(t, app, 81, 100)
+	want := rows(t, dbPath)
+	if code := b.stop(t, 40*time.Second); code != 0 {
+		t.Fatalf("second sidecar exit %d: %s", code, b.stderr.String())
+	}
+	if got := rows(t, restoreTo(t, m, url)); !slices.Equal(got, want) {
+		t.Fatalf("restore returned %d rows, want %d", len(got), len(want))
+	}
+}
+
+// TestLeaseLost: when another writer takes the lease object, the sidecar
+// stops replicating and exits 75 without touching the other writer's lease.
+func TestLeaseLost(t *testing.T) {
+	m := testenv.NewMinIO(t)
+	mustMakeBucket(t, m, "backups")
+	dbPath := filepath.Join(t.TempDir(), "app.db")
+	app := openApp(t, dbPath)
+	defer app.Close()
+	insertRows(t, app, 1, 10)
+	s := startSidecar(t, append(m.Env(), "DB_PATH="+dbPath, "REPLICA_URL=s3://backups/apps/lost", "SYNC_INTERVAL=200ms"))
+	s.waitReady(t, 30*time.Second)
+
+	// Another writer's lease, written without conditions (as a misbehaving
+	// or partitioned writer would).
+	doc := fmt.Sprintf(`{"generation":99,"expires_at":%q,"owner":"intruder:1"}`, time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+	if _, err := m.Client().PutObject(context.Background(), "backups", "apps/lost/lock.json",
+		strings.NewReader(doc), int64(len(doc)), minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Renewal (every 10 s) finds the object changed: the sidecar stops
+	// replicating and exits 75, which also fails its readiness probe.
+	if code := s.exited(t, 60*time.Second); code != 75 {
+		t.Fatalf("exit %d after losing the lease, want 75: %s", code, s.stderr.String())
+	}
+	if !strings.Contains(s.stderr.String(), "lease lost") {
+		t.Errorf("no clear message about the lost lease: %s", s.stderr.String())
+	}
+	obj, err := m.Client().GetObject(context.Background(), "backups", "apps/lost/lock.json", minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obj.Close()
+	buf := make([]byte, 512)
+	n, _ := obj.Read(buf)
+	if !strings.Contains(string(buf[:n]), "intruder:1") {
+		t.Fatalf("the sidecar overwrote the other writer's lease: %s", buf[:n])
+	}
+}

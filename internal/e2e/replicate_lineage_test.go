@@ -1,0 +1,93 @@
+package e2e_test
+
+import (
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
+)
+
+// TestLineageGuard: the backup survives an init step that was skipped.
+// DB A is replicated; a sidecar started on a fresh DB B at the same prefix
+// exits 65 without writing, and a restore afterwards still returns A's
+// rows. The legitimate cases replicate: the same sidecar restarted beside
+// A (Litestream's local state), and a database restored from the prefix
+// (the restore marker). A restored copy whose marker is below the replica
+// (someone wrote since) is refused too.
+func TestLineageGuard(t *testing.T) {
+	m := testenv.NewMinIO(t)
+	mustMakeBucket(t, m, "backups")
+	const url = "s3://backups/apps/lineage"
+	env := append(m.Env(), "REPLICA_URL="+url, "SYNC_INTERVAL=200ms")
+
+	dirA := t.TempDir()
+	pathA := filepath.Join(dirA, "app.db")
+	appA := openApp(t, pathA)
+	defer appA.Close()
+	insertRows(t, appA, 1, 40)
+	a := startSidecar(t, append(env, "DB_PATH="+pathA))
+	a.waitReady(t, 30*time.Second)
+	if code := a.stop(t, 40*time.Second); code != 0 {
+		t.Fatalf("sidecar A exit %d: %s", code, a.stderr.String())
+	}
+	want := rows(t, pathA)
+
+	// B: a fresh, empty database at the same prefix (init skipped).
+	pathB := filepath.Join(t.TempDir(), "app.db")
+	appB := openApp(t, pathB)
+	appB.Close()
+	b := startSidecar(t, append(env, "DB_PATH="+pathB))
+	if code := b.exited(t, 60*time.Second); code != 65 {
+		t.Fatalf("sidecar on a fresh database exit %d, want 65: %s", code, b.stderr.String())
+	}
+	if !strings.Contains(b.stderr.String(), "lineage conflict") || !strings.Contains(b.stderr.String(), "no restore marker") {
+		t.Errorf("refusal does not explain itself: %s", b.stderr.String())
+	}
+	if strings.Contains(b.stderr.String(), testenv.SecretKey) {
+		t.Fatal("replicate printed the secret key")
+	}
+	if got := rows(t, restoreTo(t, m, url)); !slices.Equal(got, want) {
+		t.Fatalf("after the refused sidecar, restore returned %d rows, want A's %d", len(got), len(want))
+	}
+
+	// A restarted in place (no marker, local Litestream state) replicates.
+	insertRows(t, appA, 41, 60)
+	a2 := startSidecar(t, append(env, "DB_PATH="+pathA))
+	a2.waitReady(t, 30*time.Second)
+	if code := a2.stop(t, 40*time.Second); code != 0 {
+		t.Fatalf("restarted sidecar A exit %d: %s", code, a2.stderr.String())
+	}
+	want = rows(t, pathA)
+
+	// A second restored copy D, then the replica moves on: D is refused.
+	pathD := restoreTo(t, m, url)
+	insertRows(t, appA, 61, 70)
+	a3 := startSidecar(t, append(env, "DB_PATH="+pathA))
+	a3.waitReady(t, 30*time.Second)
+	if code := a3.stop(t, 40*time.Second); code != 0 {
+		t.Fatalf("restarted sidecar A exit %d: %s", code, a3.stderr.String())
+	}
+	want = rows(t, pathA)
+	d := startSidecar(t, append(env, "DB_PATH="+pathD))
+	if code := d.exited(t, 60*time.Second); code != 65 {
+		t.Fatalf("sidecar on a copy restored before the replica moved on: exit %d, want 65: %s", code, d.stderr.String())
+	}
+	if got := rows(t, restoreTo(t, m, url)); !slices.Equal(got, want) {
+		t.Fatalf("restore returned %d rows, want %d", len(got), len(want))
+	}
+
+	// A restored copy C (marker at the replica's position) replicates; from
+	// then on C is the lineage, and A would be refused.
+	pathC := restoreTo(t, m, url)
+	c := startSidecar(t, append(env, "DB_PATH="+pathC))
+	c.waitReady(t, 30*time.Second)
+	if code := c.stop(t, 40*time.Second); code != 0 {
+		t.Fatalf("sidecar on the restored copy exit %d: %s", code, c.stderr.String())
+	}
+	if got := rows(t, restoreTo(t, m, url)); !slices.Equal(got, want) {
+		t.Fatalf("after the restored copy replicated, restore returned %d rows, want %d", len(got), len(want))
+	}
+}
