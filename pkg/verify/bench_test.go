@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 
 	_ "modernc.org/sqlite" // Litestream's driver, registered as "sqlite"
@@ -23,13 +22,7 @@ import (
 //
 //	VERIFY_BENCH_SIZE=1073741824 go test ./pkg/verify -run '^$' -bench IntegrityCheck -benchtime 3x
 
-var (
-	benchOnce sync.Once
-	benchPath string
-	benchErr  error
-)
-
-// benchDB builds, once per process, a database of about VERIFY_BENCH_SIZE
+// benchDB builds, in a temp dir removed afterwards, a database of about VERIFY_BENCH_SIZE
 // bytes: a table of 4 KiB random rows with an index, so quick_check and
 // integrity_check have b-tree pages of both kinds to walk.
 func benchDB(b *testing.B) string {
@@ -42,19 +35,11 @@ func benchDB(b *testing.B) string {
 	if err != nil || size <= 0 {
 		b.Fatalf("VERIFY_BENCH_SIZE=%q is not a positive number of bytes", raw)
 	}
-	benchOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "verify-bench-")
-		if err != nil {
-			benchErr = err
-			return
-		}
-		benchPath = filepath.Join(dir, "bench.db")
-		benchErr = buildDB(benchPath, size)
-	})
-	if benchErr != nil {
-		b.Fatal(benchErr)
+	path := filepath.Join(b.TempDir(), "bench.db")
+	if err := buildDB(path, size); err != nil {
+		b.Fatal(err)
 	}
-	return benchPath
+	return path
 }
 
 func buildDB(path string, size int64) error {
@@ -97,6 +82,7 @@ func BenchmarkIntegrityCheck(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Logf("database: %d bytes", st.Size())
 	ctx := context.Background()
 	for _, mode := range []string{verify.Quick, verify.Full} {
 		pragma := map[string]string{verify.Quick: "quick_check", verify.Full: "integrity_check"}[mode]
