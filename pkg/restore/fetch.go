@@ -92,7 +92,7 @@ func reportProgress(logger *slog.Logger, c *countingClient, total int64, start t
 				n := c.n.Load()
 				el := time.Since(start).Seconds()
 				rate := float64(n) / el
-				attrs := []any{"bytes", n, "total_bytes", total, "mb_per_s", fmt.Sprintf("%.1f", rate/1e6)}
+				attrs := []any{"bytes", n, "total_bytes", total, "mb_per_s", fmt.Sprintf("%.2f", rate/1e6)}
 				if rate > 0 && total > n {
 					attrs = append(attrs, "eta", (time.Duration(float64(total-n)/rate) * time.Second).Round(time.Second).String())
 				}

@@ -1,0 +1,80 @@
+package e2e_test
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/litestream-sidecar/litestream-sidecar/internal/faultproxy"
+	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
+)
+
+// TestRestoreProgressAndOwner: a restore held to about 100 KB/s by a proxy
+// in front of MinIO (so it takes seconds on any machine) logs progress
+// lines with bytes, MB/s and ETA, and a final line with duration, size and
+// position; RESTORE_OWNER's uid:gid owns the database and the marker.
+func TestRestoreProgressAndOwner(t *testing.T) {
+	m := testenv.NewMinIO(t)
+	mustMakeBucket(t, m, "backups")
+	s := seedReplica(t, m, "backups", "apps/slow", 0)
+	before := s.maxTXID(t)
+	// Random bytes do not compress: the LTX file is as large as the blob.
+	if _, err := s.app.Exec(`CREATE TABLE blobs (b BLOB); INSERT INTO blobs VALUES (randomblob(600000))`); err != nil {
+		t.Fatal(err)
+	}
+	cp := s.waitPast(t, before)
+	s.stopSidecar(t)
+
+	p, err := faultproxy.Start(m.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	p.SetBandwidth(100 << 10)
+
+	uid, gid := os.Getuid(), os.Getgid()
+	if uid == 0 {
+		uid, gid = 4321, 4322 // root can give it away: prove the setting is applied
+	}
+	dbPath := filepath.Join(t.TempDir(), "app.db")
+	env := []string{"DB_PATH=" + dbPath, "REPLICA_URL=s3://backups/apps/slow", "S3_ENDPOINT=http://" + p.Addr(),
+		"AWS_ACCESS_KEY_ID=" + testenv.AccessKey, "AWS_SECRET_ACCESS_KEY=" + testenv.SecretKey,
+		"RESTORE_TIMEOUT=2m", "RESTORE_OWNER=" + strconv.Itoa(uid) + ":" + strconv.Itoa(gid)}
+	r := runRestore(t, env)
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
+	}
+	assertNoSecret(t, r)
+	var progress, final string
+	for _, line := range strings.Split(r.Stderr, "\n") {
+		switch {
+		case strings.Contains(line, "msg=\"restore in progress\""):
+			progress = line
+		case strings.Contains(line, "msg=restored"):
+			final = line
+		}
+	}
+	for _, want := range []string{"bytes=", "mb_per_s=", "eta="} {
+		if !strings.Contains(progress, want) {
+			t.Fatalf("no progress line with %s in a %s restore:\n%s", want, r.Duration, r.Stderr)
+		}
+	}
+	for _, want := range []string{"duration=", "bytes=", "txid=" + cp.TXID.String()} {
+		if !strings.Contains(final, want) {
+			t.Fatalf("final line lacks %s: %q", want, final)
+		}
+	}
+	for _, path := range []string{dbPath, filepath.Join(filepath.Dir(dbPath), ".app.db-sidecar-restore.json")} {
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sys := st.Sys().(*syscall.Stat_t)
+		if int(sys.Uid) != uid || int(sys.Gid) != gid {
+			t.Fatalf("%s owned by %d:%d, want RESTORE_OWNER %d:%d", path, sys.Uid, sys.Gid, uid, gid)
+		}
+	}
+}
