@@ -1,0 +1,140 @@
+//go:build faults
+
+package faults_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestCrashSidecarKill: the app commits numbered transactions while the
+// sidecar is SIGKILLed at random moments and restarted. Every few
+// iterations a restore (sidecar down) must pass integrity_check and hold
+// exactly 1..N with N >= the last commit proven synced; at the end a clean
+// SIGTERM must leave the replica equal to the local database.
+func TestCrashSidecarKill(t *testing.T) {
+	e := newEnv(t, "crash/sidecar")
+	if r := e.restore(e.dbPath, e.m.Endpoint, time.Minute); r.Code != 0 {
+		t.Fatalf("init restore exit %d: %s", r.Code, r.Stderr)
+	}
+	w := e.startWriter(200)
+	sc, addr := e.startSidecar(e.m.Endpoint, "SYNC_INTERVAL=100ms")
+	n := iterations(100)
+	failures, restores := 0, 0
+	var acked, maxSeen int64
+	for i := range n {
+		if i%2 == 0 {
+			k := lastCommitted(w.Output())
+			if err := waitSynced(addr, time.Minute); err != nil {
+				failures++
+				t.Errorf("iteration %d: %v; sidecar: %.500s", i, err, sc.Output())
+			} else {
+				acked = max(acked, k)
+			}
+		}
+		time.Sleep(time.Duration(rand.IntN(300)) * time.Millisecond)
+		sc.Kill()
+		e.outs = append(e.outs, sc.Output())
+		if i%10 == 9 {
+			restores++
+			out := filepath.Join(t.TempDir(), "app.db")
+			r := e.restore(out, e.m.Endpoint, 2*time.Minute)
+			got, err := seq(out)
+			switch {
+			case r.Code != 0:
+				failures++
+				t.Errorf("iteration %d: restore exit %d: %s", i, r.Code, r.Stderr)
+			case err != nil:
+				failures++
+				t.Errorf("iteration %d: restored database: %v", i, err)
+			case got < acked:
+				failures++
+				t.Errorf("iteration %d: restored %d rows, but %d were proven synced", i, got, acked)
+			}
+			maxSeen = max(maxSeen, got)
+		}
+		sc, addr = e.startSidecar(e.m.Endpoint, "SYNC_INTERVAL=100ms")
+	}
+	w.Kill()
+	local, err := seq(e.dbPath)
+	if err != nil {
+		t.Fatalf("local database: %v", err)
+	}
+	if err := waitReady(addr, time.Minute); err != nil {
+		t.Errorf("sidecar not ready before the final stop: %v", err)
+	}
+	if code, err := sc.Signal(syscall.SIGTERM, time.Minute); err != nil || code != 0 {
+		failures++
+		t.Errorf("final SIGTERM: exit %d, %v: %.500s", code, err, sc.Output())
+	}
+	out := filepath.Join(t.TempDir(), "final.db")
+	r := e.restore(out, e.m.Endpoint, 2*time.Minute)
+	got, err := seq(out)
+	if r.Code != 0 || err != nil || got != local {
+		failures++
+		t.Errorf("final restore: exit %d, %v, %d rows, local has %d", r.Code, err, got, local)
+	}
+	e.noSecret()
+	record("crash: sidecar SIGKILL at random moments", n, failures,
+		fmt.Sprintf("%d mid-way restores; acked %d; final %d rows == local %d", restores, acked, got, local))
+}
+
+// TestCrashWriterKill: the app itself is SIGKILLed at random moments
+// (a torn WAL tail) and restarted while the sidecar keeps running.
+func TestCrashWriterKill(t *testing.T) {
+	e := newEnv(t, "crash/writer")
+	if r := e.restore(e.dbPath, e.m.Endpoint, time.Minute); r.Code != 0 {
+		t.Fatalf("init restore exit %d: %s", r.Code, r.Stderr)
+	}
+	w := e.startWriter(400)
+	sc, addr := e.startSidecar(e.m.Endpoint, "SYNC_INTERVAL=100ms")
+	n := iterations(30)
+	failures := 0
+	for i := range n {
+		time.Sleep(time.Duration(50+rand.IntN(400)) * time.Millisecond)
+		w.Kill()
+		if ok, code := sc.Exited(); ok {
+			t.Fatalf("iteration %d: sidecar exited %d: %.500s", i, code, sc.Output())
+		}
+		w = e.startWriter(400)
+	}
+	if err := waitSynced(addr, time.Minute); err != nil {
+		failures++
+		t.Error(err)
+	}
+	w.Kill()
+	local, err := seq(e.dbPath)
+	if err != nil {
+		t.Fatalf("local database after writer kills: %v", err)
+	}
+	if code, err := sc.Signal(syscall.SIGTERM, time.Minute); err != nil || code != 0 {
+		failures++
+		t.Errorf("SIGTERM: exit %d, %v: %.500s", code, err, sc.Output())
+	}
+	out := filepath.Join(t.TempDir(), "final.db")
+	r := e.restore(out, e.m.Endpoint, 2*time.Minute)
+	got, err := seq(out)
+	if r.Code != 0 || err != nil || got != local {
+		failures++
+		t.Errorf("final restore: exit %d, %v, %d rows, local has %d", r.Code, err, got, local)
+	}
+	e.noSecret()
+	record("crash: writer SIGKILL at random moments", n, failures, fmt.Sprintf("final %d rows == local %d", got, local))
+}
+
+// waitReady polls /readyz until 200.
+func waitReady(addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		var v map[string]any
+		if code, err := getJSON("http://"+addr+"/readyz", &v); err == nil && code == 200 {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("not ready within %s", timeout)
+}

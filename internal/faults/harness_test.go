@@ -1,0 +1,248 @@
+//go:build faults
+
+package faults_test
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3"
+
+	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
+)
+
+// row is one line of the table `make faults` prints.
+type row struct {
+	scenario       string
+	runs, failures int
+	notes          string
+}
+
+var (
+	tableMu sync.Mutex
+	table   []row
+)
+
+// record adds a scenario's outcome to the table.
+func record(scenario string, runs, failures int, notes string) {
+	tableMu.Lock()
+	defer tableMu.Unlock()
+	table = append(table, row{scenario, runs, failures, notes})
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	tableMu.Lock()
+	fmt.Printf("\n%-58s %5s %8s  %s\n", "SCENARIO", "RUNS", "FAILURES", "NOTES")
+	for _, r := range table {
+		fmt.Printf("%-58s %5d %8d  %s\n", r.scenario, r.runs, r.failures, r.notes)
+	}
+	tableMu.Unlock()
+	os.Exit(code)
+}
+
+// iterations reads FAULTS_SCALE (default 1) to scale repeat counts.
+func iterations(n int) int {
+	if s, err := strconv.ParseFloat(os.Getenv("FAULTS_SCALE"), 64); err == nil && s > 0 {
+		return max(1, int(float64(n)*s))
+	}
+	return n
+}
+
+var (
+	writerOnce sync.Once
+	writerBin  string
+	writerErr  error
+)
+
+// bins returns the directory of restore and replicate, and the writer.
+func bins(t *testing.T) (string, string) {
+	t.Helper()
+	dir := testenv.Binaries(t)
+	writerOnce.Do(func() {
+		root, err := testenv.RepoRoot()
+		if err != nil {
+			writerErr = err
+			return
+		}
+		writerBin = filepath.Join(dir, "writer")
+		cmd := exec.Command("go", "build", "-o", writerBin, "./internal/faults/writer")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			writerErr = fmt.Errorf("build writer: %v: %s", err, out)
+		}
+	})
+	if writerErr != nil {
+		t.Fatal(writerErr)
+	}
+	return dir, writerBin
+}
+
+// env is one scenario's world: a MinIO, a bucket, a prefix, a data dir.
+type env struct {
+	t      *testing.T
+	m      *testenv.MinIO
+	bin    string
+	writer string
+	dbPath string
+	url    string
+	outs   []string // every output seen, for the secret check
+}
+
+func newEnv(t *testing.T, prefix string) *env {
+	t.Helper()
+	bin, writer := bins(t)
+	m := testenv.NewMinIO(t)
+	if err := m.MakeBucket(context.Background(), "faults"); err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, m: m, bin: bin, writer: writer,
+		dbPath: filepath.Join(t.TempDir(), "app.db"), url: "s3://faults/" + prefix}
+}
+
+// vars is the environment for the binaries, endpoint overridable.
+func (e *env) vars(endpoint string, extra ...string) []string {
+	v := append(e.m.Env(), "DB_PATH="+e.dbPath, "REPLICA_URL="+e.url, "S3_ENDPOINT="+endpoint)
+	return append(v, extra...)
+}
+
+// restore runs restore into dbPath through endpoint.
+func (e *env) restore(dbPath, endpoint string, timeout time.Duration, extra ...string) testenv.Result {
+	e.t.Helper()
+	v := append(e.vars(endpoint, extra...), "DB_PATH="+dbPath)
+	r := testenv.Exec(e.t, timeout, filepath.Join(e.bin, "restore"), v)
+	e.outs = append(e.outs, r.Output())
+	return r
+}
+
+// startSidecar starts replicate through endpoint and returns it with its
+// HTTP address.
+func (e *env) startSidecar(endpoint string, extra ...string) (*testenv.Process, string) {
+	e.t.Helper()
+	addr := testenv.FreeAddr(e.t)
+	p, err := testenv.StartProcess(filepath.Join(e.bin, "replicate"), e.vars(endpoint, append([]string{"METRICS_ADDR=" + addr}, extra...)...))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { p.Kill(); e.outs = append(e.outs, p.Output()) })
+	return p, addr
+}
+
+// startWriter starts the app.
+func (e *env) startWriter(rate int) *testenv.Process {
+	e.t.Helper()
+	p, err := testenv.StartProcess(e.writer, []string{"DB_PATH=" + e.dbPath, "WRITES_PER_SECOND=" + strconv.Itoa(rate)})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(p.Kill)
+	return p
+}
+
+// noSecret fails the test when any output seen holds a credential.
+func (e *env) noSecret() {
+	e.t.Helper()
+	for _, o := range e.outs {
+		if strings.Contains(o, testenv.SecretKey) {
+			e.t.Errorf("an output holds the secret key: %.300s", o)
+		}
+	}
+}
+
+// lastCommitted is the highest "committed N" the writer printed.
+func lastCommitted(out string) int64 {
+	var last int64
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		if n, ok := strings.CutPrefix(sc.Text(), "committed "); ok {
+			if v, err := strconv.ParseInt(n, 10, 64); err == nil {
+				last = v
+			}
+		}
+	}
+	return last
+}
+
+// getJSON is testenv.GetJSON, named for brevity.
+var getJSON = testenv.GetJSON
+
+// status is the part of /status the suite reads.
+type status struct {
+	Ready       bool   `json:"ready"`
+	LocalTXID   string `json:"local_txid"`
+	ReplicaTXID string `json:"replica_txid"`
+}
+
+func txid(s string) uint64 {
+	v, _ := strconv.ParseUint(s, 16, 64)
+	return v
+}
+
+// waitSynced returns nil once every commit made before the call is in the
+// replica. Litestream syncs one after another, each reading the WAL when
+// it starts: a local TXID L1 first seen after the call was produced by a
+// sync that may have started before it, the sync producing L1+1 may have
+// too (it starts when L1's ends), but the one producing L1+2 started after
+// L1+1 existed, which was after we saw L1. So replica TXID >= L1+2 covers
+// every earlier commit. It needs the app to keep writing.
+func waitSynced(addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var l1 uint64
+	for time.Now().Before(deadline) {
+		var st status
+		if _, err := testenv.GetJSON("http://"+addr+"/status", &st); err == nil {
+			if l1 == 0 {
+				l1 = txid(st.LocalTXID)
+			} else if txid(st.ReplicaTXID) >= l1+2 {
+				return nil
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("replica did not reach local TXID %d+2 within %s", l1, timeout)
+}
+
+// seq checks a restored database: integrity_check ok and rows exactly
+// 1..N (no gap). It returns N.
+func seq(path string) (int64, error) {
+	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	var check string
+	if err := db.QueryRow("PRAGMA integrity_check").Scan(&check); err != nil {
+		return 0, fmt.Errorf("integrity_check: %w", err)
+	}
+	if check != "ok" {
+		return 0, fmt.Errorf("integrity_check: %s", check)
+	}
+	var n, lo, hi int64
+	if err := db.QueryRow("SELECT count(*), coalesce(min(n),0), coalesce(max(n),0) FROM seq").Scan(&n, &lo, &hi); err != nil {
+		return 0, err
+	}
+	if n > 0 && (lo != 1 || hi != n) {
+		return n, fmt.Errorf("rows are not 1..N: count %d, min %d, max %d", n, lo, hi)
+	}
+	return n, nil
+}
+
+// exists reports whether anything is at path (or its -wal/-shm).
+func exists(path string) bool {
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if _, err := os.Stat(p); err == nil {
+			return true
+		}
+	}
+	return false
+}

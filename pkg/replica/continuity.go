@@ -1,0 +1,193 @@
+package replica
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/benbjohnson/litestream"
+	"github.com/minio/minio-go/v7"
+	"github.com/superfly/ltx"
+
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/bucket"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/config"
+)
+
+// Why this file exists. Litestream holds a read transaction on the database
+// so that the app's checkpoints cannot move WAL frames it has not shipped
+// into the database file. While the sidecar is down (crash, OOM kill,
+// restart of the sidecar container beside a running app) nothing holds it:
+// the app's auto-checkpoint copies the unshipped frames into the database and
+// the next write restarts the WAL. Litestream v0.5.18 detects that only when
+// the WAL shows more than one new salt (upstream PR #761: "does not fix all
+// cases"); after a single restart it resumes incrementally from the new WAL
+// and the replica silently misses those frames. Measured here: the fault
+// suite's sidecar-SIGKILL scenario restored databases with 60-200 rows
+// missing from the middle that still passed integrity_check.
+//
+// So, before Litestream opens the database, the sidecar compares the WAL
+// with the last local LTX file. If the WAL no longer continues from it, the
+// replica's history is moved aside (kept, restorable) and Litestream's local
+// state removed, so that its first sync is a full snapshot of the database as
+// it is now.
+
+// Continuity is what CheckContinuity found.
+type Continuity struct {
+	Broken bool
+	Reason string   // why it is broken
+	TXID   ltx.TXID // last local position
+}
+
+// walHeaderSize is SQLite's WAL header; the salts are at bytes 16..23.
+const walHeaderSize = 32
+
+// CheckContinuity compares the WAL of dbPath with the header of the last
+// local L0 LTX file Litestream wrote. No local state means nothing to
+// compare (a fresh or restored database): not broken.
+func CheckContinuity(dbPath string) (Continuity, error) {
+	dir, name := filepath.Split(dbPath)
+	l0 := filepath.Join(dir, "."+name+litestream.MetaDirSuffix, "ltx", "0")
+	entries, err := os.ReadDir(l0)
+	if errors.Is(err, os.ErrNotExist) {
+		return Continuity{}, nil
+	} else if err != nil {
+		return Continuity{}, fmt.Errorf("read local litestream state: %w", err)
+	}
+	var last string
+	var lastTXID ltx.TXID
+	for _, e := range entries {
+		if _, maxTXID, err := ltx.ParseFilename(e.Name()); err == nil && maxTXID > lastTXID {
+			last, lastTXID = e.Name(), maxTXID
+		}
+	}
+	if last == "" {
+		return Continuity{}, nil
+	}
+	hdr, err := readLTXHeader(filepath.Join(l0, last))
+	if err != nil {
+		return Continuity{}, err
+	}
+	c := Continuity{TXID: lastTXID}
+	if hdr.WALOffset == 0 || (hdr.WALSalt1 == 0 && hdr.WALSalt2 == 0) {
+		return c, nil // not written from a WAL: nothing to compare
+	}
+	f, err := os.Open(dbPath + "-wal")
+	if errors.Is(err, os.ErrNotExist) {
+		c.Broken, c.Reason = true, "the WAL was removed since the last sync"
+		return c, nil
+	} else if err != nil {
+		return c, fmt.Errorf("open WAL: %w", err)
+	}
+	defer f.Close()
+	var walHdr [walHeaderSize]byte
+	if _, err := io.ReadFull(f, walHdr[:]); err != nil {
+		c.Broken, c.Reason = true, "the WAL was truncated since the last sync"
+		return c, nil
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return c, err
+	}
+	salt1, salt2 := binary.BigEndian.Uint32(walHdr[16:]), binary.BigEndian.Uint32(walHdr[20:])
+	switch {
+	case salt1 != hdr.WALSalt1 || salt2 != hdr.WALSalt2:
+		c.Broken, c.Reason = true, "the WAL was restarted since the last sync (a checkpoint ran while the sidecar was down)"
+	case st.Size() < hdr.WALOffset+hdr.WALSize:
+		c.Broken, c.Reason = true, "the WAL is shorter than at the last sync"
+	}
+	return c, nil
+}
+
+func readLTXHeader(p string) (ltx.Header, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return ltx.Header{}, err
+	}
+	defer f.Close()
+	dec := ltx.NewDecoder(f)
+	if err := dec.DecodeHeader(); err != nil {
+		return ltx.Header{}, fmt.Errorf("decode %s: %w", p, err)
+	}
+	return dec.Header(), nil
+}
+
+// HistoryDir is where Rebaseline keeps a replica's previous history,
+// under the prefix: restore it with REPLICA_URL=<url>/history/<stamp>.
+const HistoryDir = "history"
+
+// levelKey matches the key of an object in an LTX level directory,
+// relative to the prefix.
+var levelKey = regexp.MustCompile(`^[0-9a-f]{4}/`)
+
+// Rebaseline moves the replica's LTX history to <prefix>/history/<UTC
+// stamp>/ (copies first, then deletes, so a crash leaves duplicates, never
+// a gap) and removes Litestream's local state beside dbPath. The next sync
+// then writes a full snapshot of the database as it is. It returns where
+// the old history went.
+func Rebaseline(ctx context.Context, cfg *config.Config, logger *slog.Logger) (string, error) {
+	stamp := time.Now().UTC().Format("20060102T150405Z")
+	loc := cfg.Location()
+	var dest string
+	switch loc.Scheme {
+	case "file":
+		dest = filepath.Join(loc.Dir, HistoryDir, stamp)
+		if err := os.MkdirAll(dest, 0o755); err != nil {
+			return "", err
+		}
+		if err := os.Rename(filepath.Join(loc.Dir, "ltx"), filepath.Join(dest, "ltx")); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return "", fmt.Errorf("move replica history aside: %w", err)
+		}
+		dest = "file://" + dest
+	default:
+		store, err := bucket.New(cfg)
+		if err != nil {
+			return "", err
+		}
+		moved, err := moveHistory(ctx, store, path.Join(loc.Prefix, HistoryDir, stamp))
+		if err != nil {
+			return "", fmt.Errorf("move replica history aside: %w", bucket.Classify(err))
+		}
+		dest = fmt.Sprintf("s3://%s/%s/%s/%s", loc.Bucket, loc.Prefix, HistoryDir, stamp)
+		logger.Info("replica history moved aside", "objects", moved, "to", dest)
+	}
+	dir, name := filepath.Split(cfg.DBPath)
+	if err := os.RemoveAll(filepath.Join(dir, "."+name+litestream.MetaDirSuffix)); err != nil {
+		return dest, fmt.Errorf("remove local litestream state: %w", err)
+	}
+	return dest, nil
+}
+
+// moveHistory copies every LTX level object under the prefix to dest, then
+// deletes the originals.
+func moveHistory(ctx context.Context, s *bucket.Store, dest string) (int, error) {
+	var keys []string
+	for obj := range s.Client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Prefix: s.Prefix + "/", Recursive: true}) {
+		if obj.Err != nil {
+			return 0, obj.Err
+		}
+		if rel := strings.TrimPrefix(obj.Key, s.Prefix+"/"); levelKey.MatchString(rel) {
+			keys = append(keys, obj.Key)
+		}
+	}
+	for _, k := range keys {
+		dst := minio.CopyDestOptions{Bucket: s.Bucket, Object: dest + "/" + strings.TrimPrefix(k, s.Prefix+"/")}
+		if _, err := s.Client.CopyObject(ctx, dst, minio.CopySrcOptions{Bucket: s.Bucket, Object: k}); err != nil {
+			return 0, err
+		}
+	}
+	for _, k := range keys {
+		if err := s.Client.RemoveObject(ctx, s.Bucket, k, minio.RemoveObjectOptions{}); err != nil {
+			return 0, err
+		}
+	}
+	return len(keys), nil
+}
