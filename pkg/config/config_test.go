@@ -164,3 +164,15 @@ func TestParseReplicaURL(t *testing.T) {
 		}
 	}
 }
+
+// TestHugeValues: a value over the limit fails with exit 64, naming the
+// variable, without echoing the value.
+func TestHugeValues(t *testing.T) {
+	huge := strings.Repeat("y", 1<<20)
+	for _, name := range []string{"DB_PATH", "REPLICA_URL", "RESTORE_OWNER", "AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY_FILE", "LITESTREAM_ACCESS_KEY_ID"} {
+		_, err := load(t, config.Restore, append(append([]string{}, base...), name+"="+huge))
+		if sysexit.Code(err) != sysexit.Usage || !strings.Contains(err.Error(), name) || len(err.Error()) > 300 {
+			t.Errorf("%s of 1 MiB: exit %d, %d-byte error: %.200v", name, sysexit.Code(err), len(err.Error()), err)
+		}
+	}
+}

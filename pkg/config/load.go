@@ -13,6 +13,10 @@ import (
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
 )
 
+// maxValue bounds every setting's length (PATH_MAX): a longer value is a
+// mistake, and echoing it would flood the one-line error.
+const maxValue = 4096
+
 // maxSecretFile bounds what a *_FILE may hold: a credential, not a dump.
 const maxSecretFile = 64 << 10
 
@@ -66,6 +70,20 @@ func (l *Loader) Load(environ []string, mode Mode) (*Config, error) {
 		}
 	}
 	var errs []error
+	for _, s := range settings {
+		for _, name := range []string{s.env, s.env + "_FILE", s.alias, s.alias + "_FILE"} {
+			v := vars[name]
+			if fv := l.flags[name]; fv != nil && fv.set {
+				v = fv.v
+			}
+			if len(v) > maxValue {
+				errs = append(errs, &Error{Name: name, Reason: fmt.Sprintf("is %d bytes long; the limit is %d", len(v), maxValue)})
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, sysexit.New(sysexit.Usage, errors.Join(errs...))
+	}
 	for _, s := range settings {
 		if !s.secret {
 			if fv := l.flags[s.env]; fv != nil && fv.set {
@@ -159,13 +177,23 @@ func translate(err error) error {
 		var pe env.ParseError
 		if errors.As(e, &pe) {
 			if s, ok := settingByField(pe.Name); ok {
-				out = append(out, &Error{Name: s.env, Reason: fmt.Sprintf("not a valid %s: %v", s.typeName, pe.Err)})
+				out = append(out, &Error{Name: s.env, Reason: fmt.Sprintf("not a valid %s: %s", s.typeName, short(pe.Err.Error()))})
 				continue
 			}
 		}
 		out = append(out, e)
 	}
 	return errors.Join(out...)
+}
+
+// short abbreviates text quoted in an error to keep the error one
+// readable line.
+func short(s string) string {
+	const n = 120
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // flagValue records whether a flag was given, so that an unset flag does

@@ -58,20 +58,20 @@ func ParseReplicaURL(raw string) (Location, error) {
 	switch u.Scheme {
 	case "s3":
 		if !bucketName.MatchString(u.Host) {
-			return Location{}, fmt.Errorf("has bucket %q, which is not a valid S3 bucket name", u.Host)
+			return Location{}, fmt.Errorf("has bucket %q, which is not a valid S3 bucket name", short(u.Host))
 		}
 		prefix := strings.Trim(u.Path, "/")
 		if prefix == "" {
 			// Litestream's S3 client would write keys starting with "/".
-			return Location{}, fmt.Errorf("needs a prefix after the bucket, e.g. s3://%s/myapp", u.Host)
+			return Location{}, fmt.Errorf("needs a prefix after the bucket, e.g. s3://%s/myapp", short(u.Host))
 		}
 		if path.Clean(prefix) != prefix {
-			return Location{}, fmt.Errorf("has prefix %q with empty, . or .. segments", prefix)
+			return Location{}, fmt.Errorf("has prefix %q with empty, . or .. segments", short(prefix))
 		}
 		return Location{Scheme: "s3", Bucket: u.Host, Prefix: prefix}, nil
 	case "file":
 		if u.Host != "" && u.Host != "localhost" {
-			return Location{}, fmt.Errorf("file URL has host %q; want file:///absolute/dir", u.Host)
+			return Location{}, fmt.Errorf("file URL has host %q; want file:///absolute/dir", short(u.Host))
 		}
 		dir := path.Clean(u.Path)
 		if !path.IsAbs(u.Path) || dir == "/" {
@@ -81,7 +81,7 @@ func ParseReplicaURL(raw string) (Location, error) {
 	case "":
 		return Location{}, errors.New("has no scheme; want s3://bucket/prefix or file:///dir")
 	default:
-		return Location{}, fmt.Errorf("has unsupported scheme %q; want s3 or file", u.Scheme)
+		return Location{}, fmt.Errorf("has unsupported scheme %q; want s3 or file", short(u.Scheme))
 	}
 }
 
@@ -114,7 +114,7 @@ func (c *Config) Validate(mode Mode) error {
 		if c.DBPath == "" {
 			bad("DB_PATH", "is required (the SQLite file the app uses, e.g. /data/app.db)")
 		} else if strings.HasSuffix(c.DBPath, "/") {
-			bad("DB_PATH", "%q names a directory; it must name the database file", c.DBPath)
+			bad("DB_PATH", "%q names a directory; it must name the database file", short(c.DBPath))
 		}
 	}
 	loc, err := ParseReplicaURL(c.ReplicaURL)
@@ -136,7 +136,7 @@ func (c *Config) Validate(mode Mode) error {
 			name = "AWS_CA_BUNDLE"
 		}
 		if _, err := os.Stat(c.S3CAFile); err != nil {
-			bad(name, "cannot read %q: %v", c.S3CAFile, errors.Unwrap(err))
+			bad(name, "cannot read %q: %v", short(c.S3CAFile), errors.Unwrap(err))
 		}
 	}
 	if loc.Scheme == "s3" && (c.AccessKeyID == "") != (c.SecretAccessKey == "") {
@@ -152,12 +152,12 @@ func (c *Config) Validate(mode Mode) error {
 	if mode&Restore != 0 {
 		oneOf(bad, "RESTORE_IF_REPLICA_MISSING", c.RestoreIfReplicaMissing, IfMissingNew, IfMissingFail)
 		if c.RestoreOwner != "" && !validOwner(c.RestoreOwner) {
-			bad("RESTORE_OWNER", "%q is not uid:gid with numeric ids, e.g. 1000:1000", c.RestoreOwner)
+			bad("RESTORE_OWNER", "%q is not uid:gid with numeric ids, e.g. 1000:1000", short(c.RestoreOwner))
 		}
 	}
 	if mode&Replicate != 0 {
 		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
-			bad("METRICS_ADDR", "%q is not host:port, e.g. :9090", c.MetricsAddr)
+			bad("METRICS_ADDR", "%q is not host:port, e.g. :9090", short(c.MetricsAddr))
 		}
 		positive(bad, "SYNC_INTERVAL", c.SyncInterval)
 		positive(bad, "SNAPSHOT_INTERVAL", c.SnapshotInterval)
@@ -176,7 +176,7 @@ func oneOf(bad func(string, string, ...any), name, v string, allowed ...string) 
 			return
 		}
 	}
-	bad(name, "%q is not one of %s", v, strings.Join(allowed, ", "))
+	bad(name, "%q is not one of %s", short(v), strings.Join(allowed, ", "))
 }
 
 func positive(bad func(string, string, ...any), name string, d time.Duration) {
