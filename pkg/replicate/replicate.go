@@ -248,6 +248,7 @@ func (r *runner) loop(ctx context.Context, serveErr <-chan error) error {
 	if r.lease != nil {
 		lost = keepLease(ctx, r.lease, st, logger)
 	}
+	cu := &catchUp{db: db, timeout: 10 * time.Second}
 	t := time.NewTicker(pollInterval)
 	defer t.Stop()
 	for {
@@ -274,7 +275,8 @@ func (r *runner) loop(ctx context.Context, serveErr <-chan error) error {
 				initialSync(ctx, db, logger, st)
 				continue
 			}
-			st.observe(local.TXID, db.Replica.Pos().TXID, now)
+			behindFor := st.observe(local.TXID, db.Replica.Pos().TXID, now)
+			cu.maybe(ctx, behindFor, r.cfg.SyncInterval, now)
 		}
 	}
 }

@@ -69,19 +69,22 @@ func (s *state) wrote(level int, maxTXID ltx.TXID, err error, at time.Time) {
 
 // observe records positions and derives the lag: the age of the oldest
 // local commit not yet in the replica, measured from when it was first seen.
-func (s *state) observe(local, remote ltx.TXID, now time.Time) {
+// It returns how long the replica has been behind (0 when caught up).
+func (s *state) observe(local, remote ltx.TXID, now time.Time) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.localTXID, s.replicaTXID = local, remote
 	if local <= remote {
 		s.behindSince = time.Time{}
 		s.metrics.ReplicaLag.Set(0)
-		return
+		return 0
 	}
 	if s.behindSince.IsZero() {
 		s.behindSince = now
 	}
-	s.metrics.ReplicaLag.Set(now.Sub(s.behindSince).Seconds())
+	lag := now.Sub(s.behindSince)
+	s.metrics.ReplicaLag.Set(lag.Seconds())
+	return lag
 }
 
 // readyLocked decides readiness: replicating, and the last successful
