@@ -24,7 +24,7 @@ import (
 
 // TestRestoreCorruptObject: one LTX object of the restore overwritten with
 // garbage, and (separately) one truncated, each exit 65 with nothing at
-// DB_PATH. Every object of Litestream's restore plan is damaged in turn
+// DB_PATH; so do small flips inside a valid object. Every object of Litestream's restore plan is damaged in turn
 // (objects outside the plan are never read, so damaging them proves
 // nothing).
 func TestRestoreCorruptObject(t *testing.T) {
@@ -68,7 +68,17 @@ func TestRestoreCorruptObject(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		mutate func([]byte) []byte
-	}{{"garbage", garbage}, {"truncated", truncate}} {
+	}{{"garbage", garbage}, {"truncated", truncate},
+		// Small flips inside a valid object: only the LTX checksums
+		// (which Litestream verifies) can catch these.
+		{"flipped middle", func(b []byte) []byte {
+			for i := len(b) / 2; i < len(b)/2+4 && i < len(b); i++ {
+				b[i] ^= 0x55
+			}
+			return b
+		}},
+		{"flipped bit near the end", func(b []byte) []byte { b[len(b)-20] ^= 0x01; return b }},
+	} {
 		for _, key := range keys {
 			t.Run(tc.name+"/"+strings.TrimPrefix(key, s.prefix+"/"), func(t *testing.T) {
 				undo := damage(t, key, tc.mutate)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/litestream-sidecar/litestream-sidecar/internal/faultproxy"
 	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
@@ -19,21 +20,8 @@ import (
 func TestRestoreProgressAndOwner(t *testing.T) {
 	m := testenv.NewMinIO(t)
 	mustMakeBucket(t, m, "backups")
-	s := seedReplica(t, m, "backups", "apps/slow", 0)
-	before := s.maxTXID(t)
-	// Random bytes do not compress: the LTX file is as large as the blob.
-	if _, err := s.app.Exec(`CREATE TABLE blobs (b BLOB); INSERT INTO blobs VALUES (randomblob(600000))`); err != nil {
-		t.Fatal(err)
-	}
-	cp := s.waitPast(t, before)
-	s.stopSidecar(t)
-
-	p, err := faultproxy.Start(m.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	p.SetBandwidth(100 << 10)
+	cp := seedBlob(t, m, "apps/slow")
+	p := slowProxy(t, m, 100<<10)
 
 	uid, gid := os.Getuid(), os.Getgid()
 	if uid == 0 {
@@ -77,4 +65,54 @@ func TestRestoreProgressAndOwner(t *testing.T) {
 			t.Fatalf("%s owned by %d:%d, want RESTORE_OWNER %d:%d", path, sys.Uid, sys.Gid, uid, gid)
 		}
 	}
+}
+
+// TestRestoreDeadlineDuringDownload: RESTORE_TIMEOUT also bounds the
+// download (Litestream's restore phase), not only preflight: a replica
+// that answers preflight but then trickles at 20 KB/s ends with 69,
+// nothing at DB_PATH, about RESTORE_TIMEOUT after the start.
+func TestRestoreDeadlineDuringDownload(t *testing.T) {
+	const timeout = 3 * time.Second
+	m := testenv.NewMinIO(t)
+	mustMakeBucket(t, m, "backups")
+	seedBlob(t, m, "apps/slow")
+	p := slowProxy(t, m, 20<<10)
+	dbPath := filepath.Join(t.TempDir(), "app.db")
+	env := []string{"DB_PATH=" + dbPath, "REPLICA_URL=s3://backups/apps/slow", "S3_ENDPOINT=http://" + p.Addr(),
+		"AWS_ACCESS_KEY_ID=" + testenv.AccessKey, "AWS_SECRET_ACCESS_KEY=" + testenv.SecretKey,
+		"RESTORE_TIMEOUT=" + timeout.String()}
+	r := runRestore(t, env)
+	assertFailed(t, r, 69, dbPath)
+	if !strings.Contains(r.Stderr, "msg=restoring") {
+		t.Fatalf("the run ended before the download phase, so it proves nothing: %s", r.Stderr)
+	}
+	if r.Duration > timeout+10*time.Second {
+		t.Fatalf("run took %s, want about RESTORE_TIMEOUT (%s)", r.Duration, timeout)
+	}
+}
+
+// seedBlob makes a replica under prefix whose latest LTX file holds 600 KB
+// of random bytes (which do not compress), and returns its checkpoint.
+func seedBlob(t *testing.T, m *testenv.MinIO, prefix string) checkpoint {
+	t.Helper()
+	s := seedReplica(t, m, "backups", prefix, 0)
+	before := s.maxTXID(t)
+	if _, err := s.app.Exec(`CREATE TABLE blobs (b BLOB); INSERT INTO blobs VALUES (randomblob(600000))`); err != nil {
+		t.Fatal(err)
+	}
+	cp := s.waitPast(t, before)
+	s.stopSidecar(t)
+	return cp
+}
+
+// slowProxy puts a proxy capped at bytesPerSec in front of m.
+func slowProxy(t *testing.T, m *testenv.MinIO, bytesPerSec int64) *faultproxy.Proxy {
+	t.Helper()
+	p, err := faultproxy.Start(m.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	p.SetBandwidth(bytesPerSec)
+	return p
 }

@@ -54,7 +54,6 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Ta
 		return Result{}, sysexit.New(sysexit.CantCreate, fmt.Errorf("stat DB_PATH: %w", err))
 	}
 
-	logger.Info("restoring", "target", target.String())
 	if src == nil {
 		var err error
 		if src, err = openSource(ctx, cfg, logger, target); err != nil {
@@ -70,6 +69,7 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Ta
 		return Result{}, err
 	}
 	defer removeAll(tmp)
+	logger.Info("restoring", "target", target.String(), "txid", src.txid.String(), "total_bytes", src.size, "v3", !src.contents.LTX)
 	f, err := fetch(ctx, src, target, tmp, cfg.RestoreIntegrityCheck, logger)
 	if err != nil {
 		return Result{}, err
