@@ -1,0 +1,77 @@
+package replicate
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/bucket"
+)
+
+// TestLeaseConditionalWrites proves, against the real MinIO, that the
+// lease rests on conditional PUTs the store honours: a second writer
+// cannot take an unexpired lease nor win the create race, a renewal after
+// someone replaced the object fails, and a released lease can be taken.
+func TestLeaseConditionalWrites(t *testing.T) {
+	m := testenv.NewMinIO(t)
+	ctx := context.Background()
+	if err := m.MakeBucket(ctx, "lease"); err != nil {
+		t.Fatal(err)
+	}
+	store := &bucket.Store{Client: m.Client(), Bucket: "lease", Prefix: "p"}
+	a, b := newLease(store), newLease(store)
+	b.owner = "other:2"
+
+	if err := a.acquire(ctx); err != nil {
+		t.Fatalf("first acquire: %v", err)
+	}
+	if err := b.acquire(ctx); !errors.Is(err, errLeaseHeld) || !strings.Contains(err.Error(), a.owner) {
+		t.Fatalf("second acquire = %v, want errLeaseHeld naming %s", err, a.owner)
+	}
+	// The create race: If-None-Match: * must fail when the object exists.
+	if _, err := b.write(ctx, leaseDoc{Owner: b.owner}, ""); !errors.Is(err, errLeaseLost) {
+		t.Fatalf("create-if-absent over an existing lease = %v, want a precondition failure", err)
+	}
+	// If-Match with a stale ETag must fail.
+	if _, err := b.write(ctx, leaseDoc{Owner: b.owner}, "0123456789abcdef0123456789abcdef"); !errors.Is(err, errLeaseLost) {
+		t.Fatalf("replace with a stale ETag = %v, want a precondition failure", err)
+	}
+	if err := a.renew(ctx); err != nil {
+		t.Fatalf("renew: %v", err)
+	}
+	if !a.valid(time.Now()) {
+		t.Fatal("renewed lease not valid")
+	}
+	if err := a.release(ctx); err != nil {
+		t.Fatalf("release: %v", err)
+	}
+	if err := b.acquire(ctx); err != nil {
+		t.Fatalf("acquire after release: %v", err)
+	}
+	// Give a the ETag of b's object, as if a still believed it current;
+	// once b renews, a's conditional renewal must fail at the store.
+	a.mu.Lock()
+	a.etag = b.etag
+	a.mu.Unlock()
+	if err := b.renew(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.renew(ctx); !errors.Is(err, errLeaseLost) {
+		t.Fatalf("renew after another writer took the lease = %v, want errLeaseLost", err)
+	}
+	obj, err := m.Client().GetObject(ctx, "lease", "p/lock.json", minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obj.Close()
+	buf := make([]byte, 512)
+	n, _ := obj.Read(buf)
+	if !strings.Contains(string(buf[:n]), b.owner) {
+		t.Fatalf("lease object does not name the holder %s: %s", b.owner, buf[:n])
+	}
+}
