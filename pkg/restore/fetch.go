@@ -52,7 +52,10 @@ func fetch(ctx context.Context, src *source, target Target, out, mode string, lo
 	}
 	r := litestream.NewReplicaWithClient(nil, client)
 
-	stop := reportProgress(logger, counter, src.size, start)
+	stop := func() {}
+	if src.contents.LTX {
+		stop = reportProgress(logger, counter, src.size, start)
+	}
 	err := r.Restore(ctx, opt)
 	stop()
 	f.Download = time.Since(start)

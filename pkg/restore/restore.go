@@ -44,8 +44,11 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Ta
 	if _, err := os.Stat(cfg.DBPath); err == nil {
 		var done bool
 		src, done, err = existing(ctx, cfg, logger, target, url)
-		if err != nil || done {
-			return Result{Outcome: replica.OutcomePresent}, err
+		if err != nil {
+			return Result{}, err
+		}
+		if done {
+			return Result{Outcome: replica.OutcomePresent, Duration: time.Since(start)}, nil
 		}
 		if res.MovedAside, err = moveAside(cfg.DBPath, logger); err != nil {
 			return Result{}, err
@@ -109,14 +112,19 @@ func existing(ctx context.Context, cfg *config.Config, logger *slog.Logger, targ
 		return nil, true, sysexit.New(sysexit.DataErr, fmt.Errorf("existing database %s: %w; move it aside to restore from the replica", cfg.DBPath, err))
 	}
 	pos := localPosition(cfg.DBPath, url)
-	if pos == 0 || !target.IsLatest() {
-		logger.Info("database already present, leaving it untouched", "local_txid", pos.String(),
-			"reason", map[bool]string{true: "no local replication position to compare", false: "a point-in-time target never replaces an existing database"}[pos == 0])
+	if pos == 0 {
+		logger.Info("database already present, leaving it untouched", "reason", "no local replication position to compare with the replica")
 		return nil, true, nil
 	}
+	if !target.IsLatest() {
+		logger.Info("database already present, leaving it untouched", "local_txid", pos.String(), "reason", "a point-in-time target never replaces an existing database")
+		return nil, true, nil
+	}
+	// A copy that may be stale must not start the app while the replica
+	// cannot be asked: writes on it would fork the history.
 	src, err := openSource(ctx, cfg, logger, target)
 	if err != nil {
-		return nil, true, fmt.Errorf("compare the existing database with the replica: %w", err)
+		return nil, true, fmt.Errorf("compare the existing database (txid %s) with the replica: %w", pos, err)
 	}
 	if !src.contents.LTX || src.txid <= pos {
 		logger.Info("database already present, leaving it untouched", "local_txid", pos.String(), "replica_txid", src.txid.String())
