@@ -5,7 +5,6 @@ import (
 	"os"
 
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/config"
-	"github.com/litestream-sidecar/litestream-sidecar/pkg/replica"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
 )
 
@@ -24,9 +23,4 @@ func chown(cfg *config.Config, paths ...string) error {
 		}
 	}
 	return nil
-}
-
-// ownedPaths is what a restore leaves beside the database for the app.
-func ownedPaths(dbPath string) []string {
-	return []string{dbPath, replica.MarkerPath(dbPath)}
 }
