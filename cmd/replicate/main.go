@@ -17,7 +17,15 @@ import (
 const summary = `Replicates the SQLite database at DB_PATH to the Litestream replica at
 REPLICA_URL (Kubernetes native sidecar, Nomad sidecar task), serves /metrics,
 /healthz, /readyz and /status on METRICS_ADDR, and on SIGTERM or SIGINT syncs
-what the app committed within SHUTDOWN_TIMEOUT before exiting 0.`
+what the app committed within SHUTDOWN_TIMEOUT before exiting 0.
+
+Waits for DB_PATH to appear. With LEASE=true (s3:// only) it holds the lease
+<prefix>/lock.json: while another writer holds it, it waits (unready) and
+writes nothing; a lease lost to another writer stops it with exit 75.
+Lineage guard: if the replica holds data this database was not restored from
+(restore marker) and has not replicated itself, it exits 65 without writing.
+Give the orchestrator a grace period above SHUTDOWN_TIMEOUT (default 25s):
+terminationGracePeriodSeconds / kill_timeout of at least 30s.`
 
 func main() {
 	signals := make(chan os.Signal, 1)
