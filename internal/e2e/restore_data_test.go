@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -295,4 +296,45 @@ func (s *seeded) planKeys(t *testing.T) []string {
 		keys = append(keys, fmt.Sprintf("%s/%04x/%s-%s.ltx", s.prefix, fi.Level, fi.MinTXID, fi.MaxTXID))
 	}
 	return keys
+}
+
+// TestRestoreStaleAfterFailover: the failover as it happens. Node A ran the
+// app and the sidecar (so its only position information is Litestream's
+// meta directory; there is no marker); the pod moved to node B, which
+// restored and wrote more through its own sidecar. When the pod returns to
+// node A, restore finds A's copy behind the replica, moves it aside and
+// restores B's rows.
+func TestRestoreStaleAfterFailover(t *testing.T) {
+	m := testenv.NewMinIO(t)
+	mustMakeBucket(t, m, "backups")
+	a := seedReplica(t, m, "backups", "apps/failover", 1)
+	a.stopSidecar(t)
+	a.app.Close()
+	if _, err := os.Stat(filepath.Join(filepath.Dir(a.dbPath), ".app.db-litestream")); err != nil {
+		t.Fatalf("node A has no Litestream meta directory: %v", err)
+	}
+
+	bPath := filepath.Join(t.TempDir(), "app.db")
+	if r := runRestore(t, a.restoreEnv(bPath)); r.Code != 0 {
+		t.Fatalf("restore on node B exit %d: %s", r.Code, r.Stderr)
+	}
+	b := &seeded{m: m, bucket: "backups", prefix: "apps/failover", dbPath: bPath}
+	b.app = openApp(t, bPath)
+	defer b.app.Close()
+	b.side = startSidecar(t, a.restoreEnv(bPath, "SYNC_INTERVAL=100ms"))
+	b.side.waitReady(t, 30*time.Second)
+	b.commitBatch(t, 900, 950)
+	b.stopSidecar(t)
+	want := b.points[len(b.points)-1].Rows
+
+	r := runRestore(t, a.restoreEnv(a.dbPath))
+	if r.Code != 0 {
+		t.Fatalf("restore on node A exit %d: %s", r.Code, r.Stderr)
+	}
+	if !strings.Contains(r.Stderr, "STALE LOCAL DATABASE MOVED ASIDE") {
+		t.Fatalf("node A's stale copy was not moved aside: %s", r.Stderr)
+	}
+	if got := rows(t, a.dbPath); !slices.Equal(got, want) {
+		t.Fatalf("node A has %d rows after restore, want node B's %d", len(got), len(want))
+	}
 }
