@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	_ "modernc.org/sqlite" // Litestream's driver: writes while the library replicates the file
+)
+
+// Results is bench/results.json.
+type Results struct {
+	Started   time.Time    `json:"started"`
+	GoVersion string       `json:"go_version"`
+	CPUs      int          `json:"cpus"`
+	LoadStart string       `json:"loadavg_start"`
+	LoadEnd   string       `json:"loadavg_end"`
+	Seconds   float64      `json:"total_seconds"`
+	Notes     []string     `json:"notes"`
+	Restore   []Case       `json:"restore"`
+	Sidecar   *SidecarCase `json:"sidecar,omitempty"`
+}
+
+// Case is one replica restored by every method.
+type Case struct {
+	Name      string   `json:"name"`
+	DBBytes   int64    `json:"db_bytes"`
+	PlanFiles int      `json:"plan_files"`
+	PlanBytes int64    `json:"plan_bytes"`
+	Runs      int      `json:"runs"`
+	Identical *bool    `json:"identical_to_upstream,omitempty"`
+	Rows      []Row    `json:"rows"`
+	Ratios    []Ratio  `json:"ratios"`
+	Load      string   `json:"loadavg"`
+	Notes     []string `json:"notes,omitempty"`
+}
+
+// Row is one method's medians.
+type Row struct {
+	Method      string  `json:"method"`
+	DownloadSec float64 `json:"download_s,omitempty"`
+	ReadySec    float64 `json:"ready_s"`
+	MBps        float64 `json:"db_mb_per_s"`
+	Requests    int64   `json:"requests,omitempty"`
+}
+
+// Ratio is a/b of two methods' medians (below 1: a is faster).
+type Ratio struct {
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
+}
+
+// benchRestore generates, replicates and restores one database.
+func benchRestore(ctx context.Context, e *env, kind, label string, size int64, runs int) (Case, error) {
+	name := fmt.Sprintf("%s %s", label, kind)
+	prefix := fmt.Sprintf("restore/%s-%s", kind, label)
+	src := filepath.Join(e.work, "src.db")
+	log.Printf("%s: generating", name)
+	if err := generate(src, kind, size); err != nil {
+		return Case{}, err
+	}
+	fi, err := os.Stat(src)
+	if err != nil {
+		return Case{}, err
+	}
+	log.Printf("%s: replicating %d bytes with the Litestream library", name, fi.Size())
+	if err := replicateSnapshot(ctx, e.m, e.bucket, prefix, src); err != nil {
+		return Case{}, err
+	}
+	removeSource(src)
+	defer e.removePrefix(ctx, prefix)
+	c := Case{Name: name, Runs: runs}
+	if size >= 4<<30 {
+		c.Notes = append(c.Notes, "4 GiB: one run only, to keep `make bench` under 20 minutes")
+	}
+	return c, e.measure(ctx, &c, prefix, runs)
+}
+
+// measure runs every method runs times, interleaved so that load changes
+// hit all of them alike, and fills c.
+func (e *env) measure(ctx context.Context, c *Case, prefix string, runs int) error {
+	plan, err := e.plan(ctx, prefix)
+	if err != nil {
+		return err
+	}
+	c.PlanFiles = len(plan)
+	for _, p := range plan {
+		c.PlanBytes += p.Size
+	}
+	all := map[string][]measurement{}
+	libOut, upOut := filepath.Join(e.work, "keep-lib.db"), filepath.Join(e.work, "keep-upstream.db")
+	defer os.Remove(libOut)
+	defer os.Remove(upOut)
+	for r := range runs {
+		log.Printf("%s: run %d/%d", c.Name, r+1, runs)
+		keepLib, keepUp := "", ""
+		if r == 0 {
+			keepLib, keepUp = libOut, upOut
+		}
+		steps := []struct {
+			method string
+			fn     func() (measurement, error)
+		}{
+			{mRaw, func() (measurement, error) { return e.runRaw(ctx, prefix) }},
+			{mLib, func() (measurement, error) { return e.runLib(ctx, prefix, keepLib) }},
+			{mUpstream, func() (measurement, error) { return e.runUpstream(ctx, prefix, keepUp) }},
+			{mBin, func() (measurement, error) { return e.runBin(ctx, prefix) }},
+		}
+		for _, s := range steps {
+			m, err := s.fn()
+			if err != nil {
+				return fmt.Errorf("%s: %w", s.method, err)
+			}
+			all[s.method] = append(all[s.method], m)
+		}
+		if r == 0 {
+			fi, err := os.Stat(libOut)
+			if err != nil {
+				return err
+			}
+			c.DBBytes = fi.Size()
+			same, err := sameFile(libOut, upOut)
+			if err != nil {
+				return err
+			}
+			c.Identical = &same
+			os.Remove(libOut)
+			os.Remove(upOut)
+		}
+	}
+	med := map[string]Row{}
+	for _, method := range []string{mRaw, mLib, mUpstream, mBin} {
+		ms := all[method]
+		row := Row{Method: method, DownloadSec: median(ms, func(m measurement) time.Duration { return m.download }),
+			ReadySec: median(ms, func(m measurement) time.Duration { return m.ready }), Requests: ms[0].requests}
+		basis := row.DownloadSec
+		if basis == 0 {
+			basis = row.ReadySec
+		}
+		row.MBps = float64(c.DBBytes) / 1e6 / basis
+		med[method] = row
+		c.Rows = append(c.Rows, row)
+	}
+	ratio := func(name string, a, b float64) {
+		if b > 0 {
+			c.Ratios = append(c.Ratios, Ratio{Name: name, Value: a / b})
+		}
+	}
+	ratio("download ours(lib)/upstream", med[mLib].DownloadSec, med[mUpstream].DownloadSec)
+	ratio("download ours(lib)/raw", med[mLib].DownloadSec, med[mRaw].DownloadSec)
+	ratio("ready ours(lib)/upstream", med[mLib].ReadySec, med[mUpstream].ReadySec)
+	ratio("ready ours(bin)/upstream", med[mBin].ReadySec, med[mUpstream].ReadySec)
+	c.Load = loadavg()
+	return nil
+}
+
+func median(ms []measurement, f func(measurement) time.Duration) float64 {
+	v := make([]float64, len(ms))
+	for i, m := range ms {
+		v[i] = f(m).Seconds()
+	}
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+// benchManyTxns: a snapshot, then txns single-row transactions each synced
+// on its own, so the plan holds one file per transaction.
+func benchManyTxns(ctx context.Context, e *env, txns, runs int) (Case, error) {
+	name := fmt.Sprintf("10MB text + %d small transactions", txns)
+	prefix := "restore/many-txns"
+	path := filepath.Join(e.work, "many.db")
+	log.Printf("%s: generating", name)
+	if err := generate(path, "text", 10e6); err != nil {
+		return Case{}, err
+	}
+	src, err := openSource(ctx, path, s3Client(e.m, e.bucket, prefix))
+	if err != nil {
+		return Case{}, err
+	}
+	if err := src.snapshot(ctx); err != nil {
+		return Case{}, err
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(wal)")
+	if err != nil {
+		return Case{}, err
+	}
+	db.SetMaxOpenConns(1)
+	start := time.Now()
+	for i := range txns {
+		if _, err := db.Exec(`INSERT INTO items (body) VALUES (?)`, fmt.Sprintf("small transaction %d", i)); err != nil {
+			return Case{}, err
+		}
+		if err := src.sync(ctx); err != nil {
+			return Case{}, err
+		}
+		if (i+1)%2000 == 0 {
+			log.Printf("%s: %d transactions replicated (%.0f/s)", name, i+1, float64(i+1)/time.Since(start).Seconds())
+		}
+	}
+	db.Close()
+	if err := src.close(ctx); err != nil {
+		return Case{}, err
+	}
+	removeSource(path)
+	defer e.removePrefix(ctx, prefix)
+	c := Case{Name: name, Runs: runs}
+	return c, e.measure(ctx, &c, prefix, runs)
+}
+
+// removeSource deletes a database and Litestream's files beside it.
+func removeSource(path string) {
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		os.Remove(p)
+	}
+	os.RemoveAll(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+"-litestream"))
+}
+
+// removePrefix frees MinIO's disk between cases.
+func (e *env) removePrefix(ctx context.Context, prefix string) {
+	mc := e.m.Client()
+	objs := mc.ListObjects(ctx, e.bucket, minio.ListObjectsOptions{Prefix: prefix + "/", Recursive: true})
+	for err := range mc.RemoveObjects(ctx, e.bucket, objs, minio.RemoveObjectsOptions{}) {
+		log.Printf("remove %s: %v", err.ObjectName, err.Err)
+	}
+}

@@ -1,0 +1,147 @@
+// Command bench measures restore and replication against a local MinIO and
+// prints a table (also written to bench/results.json). Run it with
+// `make bench`; it is not a test and nothing in `make test` depends on it.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
+	"github.com/litestream-sidecar/litestream-sidecar/internal/tlsenv"
+)
+
+func main() {
+	sizes := flag.String("sizes", "10MB,100MB,1GiB,4GiB", "database sizes to restore")
+	kinds := flag.String("kinds", "text,blob", "text (compressible rows) and/or blob (incompressible)")
+	runs := flag.Int("runs", 3, "runs per figure (the median is reported); 4 GiB cases use 1")
+	txns := flag.Int("txns", 10000, "small transactions after the snapshot in the many-files case (0 skips it)")
+	sidecar := flag.Bool("sidecar", true, "measure replication lag, write cost, RSS/CPU and start-up")
+	out := flag.String("out", "bench/results.json", "JSON results file")
+	upstream := flag.String("upstream", ".bin/litestream", "upstream litestream v0.5.18 binary")
+	restoreBin := flag.String("restore", "bin/restore", "our restore binary (make build)")
+	flag.Parse()
+	log.SetFlags(log.Ltime)
+	tlsenv.Apply("") // AWS_CA_BUNDLE breaks Litestream's S3 client, as in pkg/replica
+
+	if err := run(*sizes, *kinds, *runs, *txns, *sidecar, *out, *upstream, *restoreBin); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(sizes, kinds string, runs, txns int, sidecar bool, out, upstream, restoreBin string) error {
+	ctx := context.Background()
+	started := time.Now()
+	res := &Results{Started: started.UTC(), GoVersion: runtime.Version(), CPUs: runtime.NumCPU(), LoadStart: loadavg(),
+		Notes: []string{
+			"each figure is the median of the runs listed; the machine is shared, see load averages",
+			"MinIO serves from local disk on 127.0.0.1 and the page cache is warm after the first run, so differences are CPU and protocol, not network",
+			"download: plan + fetch + decode + write + fsync; ready: download + PRAGMA quick_check (bin/restore: whole process incl. preflight, rename, marker)",
+		}}
+	work, err := os.MkdirTemp("", "litestream-sidecar-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	m, err := testenv.StartMinIO(filepath.Join(work, "minio"))
+	if err != nil {
+		return err
+	}
+	defer m.Stop()
+	e := &env{m: m, bucket: "bench", upstream: abs(upstream), restore: abs(restoreBin), work: work}
+	if err := m.MakeBucket(ctx, e.bucket); err != nil {
+		return err
+	}
+	for _, p := range []string{e.upstream, e.restore} {
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("%w (run `make build tools-bench`)", err)
+		}
+	}
+
+	for _, kind := range strings.Split(kinds, ",") {
+		for _, s := range strings.Split(sizes, ",") {
+			if kind == "" || s == "" {
+				continue
+			}
+			size, err := parseSize(s)
+			if err != nil {
+				return err
+			}
+			n := runs
+			if size >= 4<<30 {
+				n = 1
+			}
+			c, err := benchRestore(ctx, e, kind, s, size, n)
+			if err != nil {
+				return fmt.Errorf("restore %s %s: %w", kind, s, err)
+			}
+			res.Restore = append(res.Restore, c)
+			printCase(c)
+		}
+	}
+	if txns > 0 {
+		c, err := benchManyTxns(ctx, e, txns, runs)
+		if err != nil {
+			return fmt.Errorf("many transactions: %w", err)
+		}
+		res.Restore = append(res.Restore, c)
+		printCase(c)
+	}
+	if sidecar {
+		s, err := benchSidecar(ctx, e)
+		if err != nil {
+			return fmt.Errorf("sidecar: %w", err)
+		}
+		res.Sidecar = s
+		printSidecar(s)
+	}
+	res.LoadEnd, res.Seconds = loadavg(), time.Since(started).Seconds()
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nload average at start %s, at end %s; total %.0f s; results in %s\n", res.LoadStart, res.LoadEnd, res.Seconds, out)
+	return os.WriteFile(out, append(b, '\n'), 0o644)
+}
+
+func abs(p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	return a
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:min(3, len(f))], " ")
+}
+
+func parseSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		n      int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"GB", 1e9}, {"MB", 1e6}}
+	for _, u := range units {
+		if v, ok := strings.CutSuffix(s, u.suffix); ok {
+			var n int64
+			if _, err := fmt.Sscan(v, &n); err != nil {
+				return 0, fmt.Errorf("size %q: %w", s, err)
+			}
+			return n * u.n, nil
+		}
+	}
+	return 0, fmt.Errorf("size %q: want a number with MB, MiB, GB or GiB", s)
+}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"text/tabwriter"
+)
+
+func printCase(c Case) {
+	same := "not compared"
+	if c.Identical != nil {
+		same = fmt.Sprintf("identical to upstream's restore: %v", *c.Identical)
+	}
+	fmt.Printf("\n== restore %s: database %.1f MB, plan %d files / %.1f MB, median of %d run(s), load %s; %s\n",
+		c.Name, float64(c.DBBytes)/1e6, c.PlanFiles, float64(c.PlanBytes)/1e6, c.Runs, c.Load, same)
+	for _, n := range c.Notes {
+		fmt.Printf("   note: %s\n", n)
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "method\tdownload s\tready s\tDB MB/s\trequests\t")
+	for _, r := range c.Rows {
+		dl, req := "-", "-"
+		if r.DownloadSec > 0 {
+			dl = fmt.Sprintf("%.3f", r.DownloadSec)
+		}
+		if r.Requests > 0 {
+			req = fmt.Sprint(r.Requests)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%.3f\t%.0f\t%s\t\n", r.Method, dl, r.ReadySec, r.MBps, req)
+	}
+	w.Flush()
+	for _, r := range c.Ratios {
+		fmt.Printf("   %s = %.2f\n", r.Name, r.Value)
+	}
+}
+
+func printSidecar(s *SidecarCase) {
+	fmt.Printf("\n== replication (replicate binary, SYNC_INTERVAL=%s)\n", syncInterval)
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "writes/s\tachieved\tcommit->replica lag p50 s\tp99\tmax\twrites\tnot found\tL0 files\tlag metric p50\tp99\tmax\tsamples\t")
+	for _, r := range s.Lag {
+		fmt.Fprintf(w, "%d\t%.0f\t%.3f\t%.3f\t%.3f\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%d\t\n", r.Rate, r.Achieved,
+			r.ReplicaP50, r.ReplicaP99, r.ReplicaMax, r.Writes, r.Unreplicated, r.Syncs, r.MetricP50, r.MetricP99, r.MetricMax, r.MetricSamples)
+	}
+	w.Flush()
+	fmt.Printf("   app write throughput: %.0f/s without sidecar, %.0f/s with (ratio %.2f)\n", s.WriteCost.Without, s.WriteCost.With, s.WriteCost.Ratio)
+	fmt.Printf("   replicate RSS: idle %.1f MB, peak under 2,000 w/s %.1f MB; CPU: idle %.1f%%, under 2,000 w/s %.1f%% of one core\n",
+		s.IdleRSSMB, s.LoadedRSSMB, s.IdleCPUPct, s.LoadedCPUPct)
+	fmt.Printf("   restore no-op start-up (DB present, %.1f MB, quick_check included): median %.0f ms of 10\n", float64(s.NoopDBBytes)/1e6, s.NoopStartMs)
+	for _, n := range s.Notes {
+		fmt.Printf("   note: %s\n", n)
+	}
+}

@@ -1,0 +1,435 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/superfly/ltx"
+)
+
+// SidecarCase is the replicate binary under load.
+type SidecarCase struct {
+	Lag          []LagRow  `json:"lag"`
+	WriteCost    WriteCost `json:"write_cost"`
+	IdleRSSMB    float64   `json:"idle_rss_mb"`
+	IdleCPUPct   float64   `json:"idle_cpu_pct"`
+	LoadedRSSMB  float64   `json:"loaded_peak_rss_mb"`
+	LoadedCPUPct float64   `json:"loaded_cpu_pct"`
+	NoopStartMs  float64   `json:"restore_noop_ms"`
+	NoopDBBytes  int64     `json:"restore_noop_db_bytes"`
+	Notes        []string  `json:"notes"`
+}
+
+// LagRow is replication lag under a steady write rate.
+type LagRow struct {
+	Rate     int     `json:"writes_per_s"`
+	Achieved float64 `json:"achieved_writes_per_s"`
+	// From the sidecar's litestream_sidecar_replica_lag_seconds, sampled every 200 ms.
+	MetricP50, MetricP99, MetricMax float64
+	MetricSamples                   int
+	// End to end, per write: the time from its commit in the app to the
+	// upload (LastModified) of the first L0 file that holds it, found by
+	// decoding every L0 file's pages.
+	ReplicaP50, ReplicaP99, ReplicaMax float64
+	Writes, Unreplicated, Syncs        int
+}
+
+// WriteCost is the app's single-row write throughput without and with the sidecar.
+type WriteCost struct {
+	Without float64 `json:"writes_per_s_without"`
+	With    float64 `json:"writes_per_s_with"`
+	Ratio   float64 `json:"with_over_without"`
+}
+
+const syncInterval = time.Second
+
+func benchSidecar(ctx context.Context, e *env) (*SidecarCase, error) {
+	s := &SidecarCase{Notes: []string{
+		"replicate runs with SYNC_INTERVAL=1s, LEASE=true against the bench MinIO; the app writes one row per transaction (WAL, synchronous=NORMAL) from the bench process",
+		"CPU is utime+stime of the replicate process over the window, in % of one core",
+		"write cost: median of 3 alternating 3 s runs each way, max-rate single-row transactions",
+		"the lag metric is pkg/replicate's gauge (local vs replica LTX TXID); commits still in the WAL are not counted by it",
+	}}
+	// Idle, then 200 and 2,000 writes/s.
+	for _, rate := range []int{0, 200, 2000} {
+		row, rss, cpu, err := e.lagRun(ctx, rate, 15*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		switch rate {
+		case 0:
+			s.IdleRSSMB, s.IdleCPUPct = rss, cpu
+		case 2000:
+			s.LoadedRSSMB, s.LoadedCPUPct = rss, cpu
+			fallthrough
+		default:
+			s.Lag = append(s.Lag, row)
+		}
+	}
+	wc, err := e.writeCost(ctx, 3*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	s.WriteCost = wc
+	ms, size, err := e.noopStart(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.NoopStartMs, s.NoopDBBytes = ms, size
+	return s, nil
+}
+
+// sidecar is a running replicate binary.
+type sidecar struct {
+	cmd     *exec.Cmd
+	metrics string
+	prefix  string
+}
+
+func (e *env) startSidecar(dbPath, prefix string) (*sidecar, error) {
+	addr := freeAddr()
+	cmd := exec.Command(filepath.Join(filepath.Dir(e.restore), "replicate"))
+	cmd.Env = append(e.m.Env(), "HOME="+os.Getenv("HOME"), "DB_PATH="+dbPath, "REPLICA_URL=s3://"+e.bucket+"/"+prefix,
+		"METRICS_ADDR="+addr, "SYNC_INTERVAL="+syncInterval.String(), "LOG_LEVEL=warn")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	sc := &sidecar{cmd: cmd, metrics: "http://" + addr + "/metrics", prefix: prefix}
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get(sc.metrics); err == nil {
+			resp.Body.Close()
+			return sc, nil
+		}
+	}
+	sc.stop()
+	return nil, fmt.Errorf("replicate did not serve %s within 20 s", sc.metrics)
+}
+
+func (s *sidecar) stop() {
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		s.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// lag reads litestream_sidecar_replica_lag_seconds; ok is false if absent.
+func (s *sidecar) lag() (float64, bool) {
+	resp, err := http.Get(s.metrics)
+	if err != nil {
+		return 0, false
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "litestream_sidecar_replica_lag_seconds "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f, err == nil
+		}
+	}
+	return 0, false
+}
+
+// openApp opens a database as an app does: WAL, one writer.
+func openApp(path string) (*sql.DB, error) {
+	db, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=5000")
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	_, err = db.Exec(`CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, body TEXT, blob BLOB)`)
+	return db, err
+}
+
+// lagRun writes at rate for d with the sidecar running and samples lag,
+// RSS and CPU. Rate 0 is the idle measurement.
+func (e *env) lagRun(ctx context.Context, rate int, d time.Duration) (LagRow, float64, float64, error) {
+	dir, err := os.MkdirTemp(e.work, "lag-")
+	if err != nil {
+		return LagRow{}, 0, 0, err
+	}
+	defer os.RemoveAll(dir)
+	dbPath := filepath.Join(dir, "app.db")
+	db, err := openApp(dbPath)
+	if err != nil {
+		return LagRow{}, 0, 0, err
+	}
+	defer db.Close()
+	prefix := fmt.Sprintf("lag-%d", rate)
+	defer e.removePrefix(ctx, prefix)
+	sc, err := e.startSidecar(dbPath, prefix)
+	if err != nil {
+		return LagRow{}, 0, 0, err
+	}
+	defer sc.stop()
+	time.Sleep(3 * syncInterval) // first sync and snapshot out of the way
+	log.Printf("sidecar: %d writes/s for %s", rate, d)
+
+	cpu0 := procCPU(sc.cmd.Process.Pid)
+	start := time.Now()
+	var samples []float64
+	var commits []time.Time
+	done := 0
+	tick := time.NewTicker(5 * time.Millisecond)
+	next := time.Now()
+	for time.Since(start) < d {
+		<-tick.C
+		for want := int(float64(rate) * time.Since(start).Seconds()); done < want; done++ {
+			if _, err := db.Exec(`INSERT INTO items (body) VALUES (?)`, fmt.Sprintf("write %d at %d", done, time.Now().UnixNano())); err != nil {
+				tick.Stop()
+				return LagRow{}, 0, 0, err
+			}
+			commits = append(commits, time.Now())
+		}
+		if time.Now().After(next) {
+			if v, ok := sc.lag(); ok {
+				samples = append(samples, v)
+			}
+			next = time.Now().Add(200 * time.Millisecond)
+		}
+	}
+	tick.Stop()
+	elapsed := time.Since(start)
+	cpu := (procCPU(sc.cmd.Process.Pid) - cpu0) / elapsed.Seconds() * 100
+	rss := procRSS(sc.cmd.Process.Pid, "VmHWM")
+	if rate == 0 {
+		rss = procRSS(sc.cmd.Process.Pid, "VmRSS")
+	}
+	row := LagRow{Rate: rate, Achieved: float64(done) / elapsed.Seconds(), MetricSamples: len(samples)}
+	row.MetricP50, row.MetricP99, row.MetricMax = pct(samples, 0.5), pct(samples, 0.99), pct(samples, 1)
+	time.Sleep(2 * syncInterval) // let the last writes land before reading the replica
+	up, syncs, err := e.replicaLag(ctx, prefix, commits)
+	if err != nil {
+		return LagRow{}, 0, 0, err
+	}
+	row.Writes, row.Unreplicated, row.Syncs = len(commits), len(commits)-len(up), syncs
+	row.ReplicaP50, row.ReplicaP99, row.ReplicaMax = pct(up, 0.5), pct(up, 0.99), pct(up, 1)
+	return row, rss, cpu, nil
+}
+
+// replicaLag returns, for each write committed at commits[id], the time
+// until the first L0 file holding it was uploaded; writes in no file are
+// left out. Rows say "write ID at", so a file's newest write is the largest
+// ID in its decoded pages.
+func (e *env) replicaLag(ctx context.Context, prefix string, commits []time.Time) ([]float64, int, error) {
+	mc := e.m.Client()
+	type l0 struct {
+		key      string
+		uploaded time.Time
+		maxID    int
+	}
+	var files []l0
+	for obj := range mc.ListObjects(ctx, e.bucket, minio.ListObjectsOptions{Prefix: prefix + "/0000/", Recursive: true}) {
+		if obj.Err != nil {
+			return nil, 0, obj.Err
+		}
+		if !strings.HasSuffix(obj.Key, ".ltx") {
+			continue
+		}
+		r, err := mc.GetObject(ctx, e.bucket, obj.Key, minio.GetObjectOptions{})
+		if err != nil {
+			return nil, 0, err
+		}
+		maxID, err := newestWrite(r)
+		r.Close()
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s: %w", obj.Key, err)
+		}
+		files = append(files, l0{key: obj.Key, uploaded: obj.LastModified, maxID: maxID})
+	}
+	slices.SortFunc(files, func(a, b l0) int { return strings.Compare(a.key, b.key) })
+	var lags []float64
+	k := 0
+	for id, t := range commits {
+		for k < len(files) && files[k].maxID < id {
+			k++
+		}
+		if k == len(files) {
+			break
+		}
+		lags = append(lags, files[k].uploaded.Sub(t).Seconds())
+	}
+	return lags, len(files), nil
+}
+
+var writeRE = regexp.MustCompile(`write (\d+) at`)
+
+// newestWrite decodes an LTX file and returns the largest write ID in its pages (-1 if none).
+func newestWrite(r io.Reader) (int, error) {
+	dec := ltx.NewDecoder(r)
+	if err := dec.DecodeHeader(); err != nil {
+		return 0, err
+	}
+	maxID := -1
+	data := make([]byte, dec.Header().PageSize)
+	var ph ltx.PageHeader
+	for {
+		if err := dec.DecodePage(&ph, data); err == io.EOF {
+			return maxID, nil
+		} else if err != nil {
+			return 0, err
+		}
+		for _, m := range writeRE.FindAllSubmatch(data, -1) {
+			if id, err := strconv.Atoi(string(m[1])); err == nil && id > maxID {
+				maxID = id
+			}
+		}
+	}
+}
+
+// writeCost is the app's maximum single-row write rate for d, without and
+// then with the sidecar replicating the same kind of database.
+func (e *env) writeCost(ctx context.Context, d time.Duration) (WriteCost, error) {
+	rate := func(withSidecar bool) (float64, error) {
+		dir, err := os.MkdirTemp(e.work, "wc-")
+		if err != nil {
+			return 0, err
+		}
+		defer os.RemoveAll(dir)
+		dbPath := filepath.Join(dir, "app.db")
+		db, err := openApp(dbPath)
+		if err != nil {
+			return 0, err
+		}
+		defer db.Close()
+		if withSidecar {
+			defer e.removePrefix(ctx, "write-cost")
+			sc, err := e.startSidecar(dbPath, "write-cost")
+			if err != nil {
+				return 0, err
+			}
+			defer sc.stop()
+			time.Sleep(3 * syncInterval)
+		}
+		start, n := time.Now(), 0
+		for ; time.Since(start) < d; n++ {
+			if _, err := db.Exec(`INSERT INTO items (body) VALUES (?)`, fmt.Sprintf("write %d", n)); err != nil {
+				return 0, err
+			}
+		}
+		return float64(n) / time.Since(start).Seconds(), nil
+	}
+	log.Printf("sidecar: write throughput without and with replicate (3 alternating pairs)")
+	var without, with []float64
+	for range 3 {
+		a, err := rate(false)
+		if err != nil {
+			return WriteCost{}, err
+		}
+		b, err := rate(true)
+		if err != nil {
+			return WriteCost{}, err
+		}
+		without, with = append(without, a), append(with, b)
+	}
+	wc := WriteCost{Without: pct(without, 0.5), With: pct(with, 0.5)}
+	wc.Ratio = wc.With / wc.Without
+	return wc, nil
+}
+
+// noopStart times bin/restore when DB_PATH already holds the restored
+// database: the path every pod restart pays.
+func (e *env) noopStart(ctx context.Context) (float64, int64, error) {
+	const prefix = "noop"
+	src := filepath.Join(e.work, "noop-src.db")
+	if err := generate(src, "text", 10e6); err != nil {
+		return 0, 0, err
+	}
+	if err := replicateSnapshot(ctx, e.m, e.bucket, prefix, src); err != nil {
+		return 0, 0, err
+	}
+	removeSource(src)
+	defer e.removePrefix(ctx, prefix)
+	dir, err := os.MkdirTemp(e.work, "noop-")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer os.RemoveAll(dir)
+	dbPath := filepath.Join(dir, "app.db")
+	env := append(e.m.Env(), "HOME="+os.Getenv("HOME"), "DB_PATH="+dbPath, "REPLICA_URL=s3://"+e.bucket+"/"+prefix, "LOG_LEVEL=warn")
+	var times []float64
+	for i := range 11 {
+		cmd := exec.CommandContext(ctx, e.restore)
+		cmd.Env = env
+		start := time.Now()
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return 0, 0, fmt.Errorf("bin/restore: %w: %s", err, b)
+		}
+		if i > 0 { // the first run restores; the rest are the no-op
+			times = append(times, time.Since(start).Seconds()*1000)
+		}
+	}
+	fi, err := os.Stat(dbPath)
+	if err != nil {
+		return 0, 0, err
+	}
+	return pct(times, 0.5), fi.Size(), nil
+}
+
+func pct(v []float64, p float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	i := int(p*float64(len(s))+0.5) - 1
+	return s[min(max(i, 0), len(s)-1)]
+}
+
+// procCPU is utime+stime of pid in seconds.
+func procCPU(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	u, _ := strconv.ParseFloat(f[11], 64)
+	s, _ := strconv.ParseFloat(f[12], 64)
+	return (u + s) / 100 // USER_HZ
+}
+
+// procRSS reads a /proc/PID/status memory field (VmRSS: now, VmHWM: peak), in MB.
+func procRSS(pid int, field string) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func freeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
