@@ -126,19 +126,3 @@ $(TOOLS)/.litestream-$(LITESTREAM_VERSION):
 ## bench: restore and replication benchmarks on a local MinIO; table on stdout + bench/results.json (narrow with BENCH_FLAGS="-sizes 10MB -runs 1")
 bench: build tools tools-bench
 	go run ./bench/cmd/bench $(BENCH_FLAGS)
-
-# ---- Benchmarks (bench/): our restore vs upstream litestream vs a raw download, replication ----
-LITESTREAM_VERSION := v0.5.18
-
-.PHONY: bench tools-bench
-
-## tools-bench: the upstream litestream CLI at a pinned version, for comparisons (cached in .bin/)
-tools-bench: $(TOOLS)/litestream
-$(TOOLS)/litestream: $(TOOLS)/.litestream-$(LITESTREAM_VERSION)
-$(TOOLS)/.litestream-$(LITESTREAM_VERSION):
-	GOBIN=$(TOOLS) go install github.com/benbjohnson/litestream/cmd/litestream@$(LITESTREAM_VERSION)
-	@rm -f $(TOOLS)/.litestream-*; touch $@
-
-## bench: restore and replication benchmarks on a local MinIO; table on stdout + bench/results.json (narrow with BENCH_FLAGS="-sizes 10MB -runs 1")
-bench: build tools tools-bench
-	go run ./bench/cmd/bench $(BENCH_FLAGS)
