@@ -1,0 +1,152 @@
+//go:build faults
+
+package faults_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/litestream-sidecar/litestream-sidecar/internal/faultproxy"
+)
+
+const seedRows = 10000 // ~4 MB of incompressible rows
+
+func proxy(t *testing.T, target string) *faultproxy.Proxy {
+	t.Helper()
+	p, err := faultproxy.Start(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+// TestRestoreNetworkFaults: restore through a proxy that blackholes, resets,
+// delays or throttles. It must obey RESTORE_TIMEOUT with exit 69 and leave
+// nothing at DB_PATH, or succeed with exactly the replicated rows.
+func TestRestoreNetworkFaults(t *testing.T) {
+	e := newEnv(t, "net/restore")
+	e.seed(seedRows)
+	p := proxy(t, e.m.Addr)
+	endpoint := "http://" + p.Addr()
+	for _, sc := range []struct {
+		name    string
+		runs    int
+		timeout time.Duration
+		set     func()
+		allow69 bool
+		allow0  bool
+	}{
+		{"restore: blackhole (accepts, never answers)", 3, 5 * time.Second, func() { p.SetMode(faultproxy.Blackhole) }, true, false},
+		{"restore: reset every connection after 256 KiB", 3, 15 * time.Second, func() { p.SetMode(faultproxy.Reset); p.SetResetAfter(256 << 10) }, true, true},
+		{"restore: 200 ms latency each way", 2, time.Minute, func() { p.SetLatency(200 * time.Millisecond) }, false, true},
+		{"restore: bandwidth 1 MB/s", 2, time.Minute, func() { p.SetBandwidth(1 << 20) }, false, true},
+	} {
+		p.SetMode(faultproxy.Pass)
+		p.SetLatency(0)
+		p.SetBandwidth(0)
+		sc.set()
+		failures, codes := 0, []string{}
+		for i := range iterations(sc.runs) {
+			out := filepath.Join(t.TempDir(), "app.db")
+			r := e.restore(out, endpoint, sc.timeout+2*time.Minute, fmt.Sprintf("RESTORE_TIMEOUT=%s", sc.timeout))
+			codes = append(codes, fmt.Sprintf("%d in %.1fs", r.Code, r.Duration.Seconds()))
+			switch {
+			case r.Code == 69 && sc.allow69:
+				if exists(out) {
+					failures++
+					t.Errorf("%s run %d: exit 69 left a file at DB_PATH", sc.name, i)
+				}
+				if r.Duration > sc.timeout+5*time.Second {
+					failures++
+					t.Errorf("%s run %d: took %s with RESTORE_TIMEOUT=%s", sc.name, i, r.Duration, sc.timeout)
+				}
+				if !strings.Contains(lastLine(r.Stderr), "exit 69") {
+					failures++
+					t.Errorf("%s run %d: no one-line exit 69 message: %s", sc.name, i, r.Stderr)
+				}
+			case r.Code == 0 && sc.allow0:
+				if got, err := seq(out); err != nil || got != seedRows {
+					failures++
+					t.Errorf("%s run %d: exit 0 but %d rows, %v", sc.name, i, got, err)
+				}
+			default:
+				failures++
+				t.Errorf("%s run %d: exit %d: %s", sc.name, i, r.Code, r.Stderr)
+			}
+		}
+		record(sc.name, iterations(sc.runs), failures, "exits: "+strings.Join(codes, ", "))
+	}
+	e.noSecret()
+}
+
+// TestReplicateNetworkFaults: the sidecar ships through a faulty network for
+// a while, then the fault lifts; after a clean stop the replica equals the
+// local database.
+func TestReplicateNetworkFaults(t *testing.T) {
+	e := newEnv(t, "net/replicate")
+	if r := e.restore(e.dbPath, e.m.Endpoint, time.Minute); r.Code != 0 {
+		t.Fatalf("init restore exit %d: %s", r.Code, r.Stderr)
+	}
+	p := proxy(t, e.m.Addr)
+	endpoint := "http://" + p.Addr()
+	w := e.startWriter(100)
+	sc, addr := e.startSidecar(endpoint, "SYNC_INTERVAL=200ms")
+	if err := waitReady(addr, time.Minute); err != nil {
+		t.Fatalf("sidecar not ready: %v: %s", err, sc.Output())
+	}
+	for _, f := range []struct {
+		name string
+		set  func()
+	}{
+		{"replicate: blackhole for 10 s", func() { p.SetMode(faultproxy.Blackhole) }},
+		{"replicate: resets after 4 KiB for 10 s", func() { p.SetMode(faultproxy.Reset); p.SetResetAfter(4 << 10) }},
+		{"replicate: 200 ms latency for 10 s", func() { p.SetLatency(200 * time.Millisecond) }},
+		{"replicate: 100 KB/s for 10 s", func() { p.SetBandwidth(100 << 10) }},
+	} {
+		failures := 0
+		f.set()
+		time.Sleep(10 * time.Second)
+		p.SetMode(faultproxy.Pass)
+		p.SetLatency(0)
+		p.SetBandwidth(0)
+		if ok, code := sc.Exited(); ok {
+			t.Fatalf("%s: sidecar exited %d: %s", f.name, code, sc.Output())
+		}
+		if err := waitSynced(addr, 2*time.Minute); err != nil {
+			failures++
+			t.Errorf("%s: did not catch up after the fault lifted: %v", f.name, err)
+		}
+		record(f.name, 1, failures, "caught up after the fault lifted")
+	}
+	w.Kill()
+	local, err := seq(e.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, err := sc.Signal(syscall.SIGTERM, time.Minute); err != nil || code != 0 {
+		t.Errorf("SIGTERM: exit %d, %v", code, err)
+	}
+	out := filepath.Join(t.TempDir(), "app.db")
+	r := e.restore(out, e.m.Endpoint, 2*time.Minute)
+	got, err := seq(out)
+	failures := 0
+	if r.Code != 0 || err != nil || got != local {
+		failures++
+		t.Errorf("final restore: exit %d, %v, %d rows, local %d", r.Code, err, got, local)
+	}
+	record("replicate: all faults, then clean stop and restore", 1, failures, fmt.Sprintf("%d rows == local %d", got, local))
+	e.noSecret()
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
