@@ -1,0 +1,315 @@
+package deploy_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3"
+
+	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
+)
+
+// deployments are every manifest the contract runs.
+var deployments = []struct {
+	name string
+	node nodeFunc
+}{
+	{"kubernetes/overseerr", kubernetesNode("overseerr")},
+	{"nomad/overseerr", nomadNode("overseerr.nomad.hcl")},
+	{"nomad/sqlite-app", nomadNode("sqlite-app.nomad.hcl")},
+}
+
+// TestContract runs the built binaries exactly as each manifest starts them,
+// in orchestrator order, against a real MinIO: restore on an empty replica,
+// then the app (a small writer) beside replicate, stop the app, SIGTERM
+// replicate, then restore on a fresh node: every committed row is there.
+func TestContract(t *testing.T) {
+	for _, d := range deployments {
+		t.Run(d.name, func(t *testing.T) { runContract(t, binDir(t), d.node) })
+	}
+}
+
+// binDir is where the binaries under test are: SIDECAR_BIN_DIR (the image
+// check points it at binaries extracted from the image) or a fresh build.
+func binDir(t *testing.T) string {
+	if d := os.Getenv("SIDECAR_BIN_DIR"); d != "" {
+		return d
+	}
+	return testenv.Binaries(t)
+}
+
+func runContract(t *testing.T, bins string, node nodeFunc) {
+	m := testenv.NewMinIO(t)
+	a := node(t, t.TempDir(), bins, m)
+	bucket := replicaBucket(t, a.restore.env["REPLICA_URL"])
+	if err := m.MakeBucket(context.Background(), bucket); err != nil {
+		t.Fatal(err)
+	}
+	var outputs []string
+	defer func() {
+		for _, o := range outputs {
+			if strings.Contains(o, testenv.SecretKey) {
+				t.Error("the secret key appears in an output")
+			}
+		}
+	}()
+
+	// 1. restore on an empty replica: proven new, exit 0, nothing installed.
+	res := run(t, a.restore, 60*time.Second)
+	outputs = append(outputs, res.Output())
+	if res.Code != 0 {
+		t.Fatalf("restore on an empty replica exited %d: %s", res.Code, res.Stderr)
+	}
+	if _, err := os.Stat(a.appDB); !os.IsNotExist(err) {
+		t.Fatalf("restore left something at the app's database path %s (%v)", a.appDB, err)
+	}
+
+	// 2. replicate starts (native sidecar / prestart sidecar) and passes its
+	// startup probe before the app exists; then the app creates the DB.
+	s := start(t, a.replicate)
+	s.waitFor(t, a.startupPath, 30*time.Second)
+	if err := os.MkdirAll(filepath.Dir(a.appDB), 0o755); err != nil { // Overseerr creates its db/ dir
+		t.Fatal(err)
+	}
+	db := openApp(t, a.appDB)
+	write(t, db, 1, 100)
+	s.waitFor(t, a.readyPath, 60*time.Second)
+	checkAlertMetrics(t, s)
+	write(t, db, 101, 200)
+
+	// 3. the app stops first, then replicate gets SIGTERM and must finish its
+	// final sync within the orchestrator's grace.
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if code := s.stop(t, a.grace); code != 0 {
+		t.Fatalf("replicate exited %d after SIGTERM: %s", code, s.out.String())
+	}
+	outputs = append(outputs, s.out.String())
+
+	// 4. a fresh node: restore brings back every row.
+	b := node(t, t.TempDir(), bins, m)
+	res = run(t, b.restore, 60*time.Second)
+	outputs = append(outputs, res.Output())
+	if res.Code != 0 {
+		t.Fatalf("restore on a fresh node exited %d: %s", res.Code, res.Stderr)
+	}
+	got := rows(t, b.appDB)
+	if len(got) != 200 || got[0] != rowText(1) || got[199] != rowText(200) {
+		t.Fatalf("fresh node has %d rows (want 200, 1..200)", len(got))
+	}
+}
+
+func replicaBucket(t *testing.T, replicaURL string) string {
+	u, err := url.Parse(replicaURL)
+	if err != nil || u.Scheme != "s3" || u.Host == "" {
+		t.Fatalf("REPLICA_URL %q is not s3://bucket/prefix", replicaURL)
+	}
+	return u.Host
+}
+
+func run(t *testing.T, r role, timeout time.Duration) testenv.Result {
+	t.Helper()
+	return testenv.Exec(t, timeout, r.argv[0], envList(r.env), r.argv[1:]...)
+}
+
+func envList(env map[string]string) []string {
+	var out []string
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// process is a running replicate.
+type process struct {
+	cmd  *exec.Cmd
+	addr string
+	out  *bytes.Buffer
+	done chan struct{}
+	code int
+}
+
+func start(t *testing.T, r role) *process {
+	t.Helper()
+	p := &process{addr: r.env["METRICS_ADDR"], out: &bytes.Buffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(r.argv[0], r.argv[1:]...)
+	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, envList(r.env)...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.cmd.Wait()
+		p.code = p.cmd.ProcessState.ExitCode()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.done
+	})
+	return p
+}
+
+// waitFor polls a probe path until it answers 200 (a generous timeout only
+// catches hangs).
+func (p *process) waitFor(t *testing.T, path string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.done:
+			t.Fatalf("replicate exited early with %d: %s", p.code, p.out.String())
+		default:
+		}
+		if resp, err := http.Get("http://" + p.addr + path); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s did not answer 200 within %s: %s", path, timeout, p.out.String())
+}
+
+func (p *process) stop(t *testing.T, grace time.Duration) int {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return p.code
+	case <-time.After(grace):
+		t.Fatalf("replicate still running %s after SIGTERM (the orchestrator would SIGKILL it): %s", grace, p.out.String())
+		return -1
+	}
+}
+
+var metricName = regexp.MustCompile(`\blitestream_[a-z0-9_]+\b`)
+
+// Series that exist only after an event the contract does not produce.
+var eventOnly = []string{
+	"litestream_sidecar_restore_info", // labelled by outcome, from a restore marker
+}
+
+// checkAlertMetrics: every metric the PrometheusRule and the Grafana
+// dashboard query is served by a running sidecar (a renamed metric would
+// silently turn an alert off).
+func checkAlertMetrics(t *testing.T, p *process) {
+	t.Helper()
+	resp, err := http.Get("http://" + p.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	served := map[string]bool{}
+	for _, line := range strings.Split(string(body), "\n") {
+		if name, ok := strings.CutPrefix(line, "# TYPE "); ok {
+			served[strings.Fields(name)[0]] = true
+		}
+	}
+	used := map[string]string{}
+	for _, a := range ruleAlerts(render(t, "overseerr").Rule) {
+		for _, n := range metricName.FindAllString(a.expr, -1) {
+			used[n] = "alert " + a.name
+		}
+	}
+	dash, err := os.ReadFile(filepath.Join("grafana", "litestream-sidecar.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(dash, &d); err != nil {
+		t.Fatalf("dashboard: %v", err)
+	}
+	for _, panel := range d.Panels {
+		for _, tg := range panel.Targets {
+			for _, n := range metricName.FindAllString(tg.Expr, -1) {
+				used[n] = "panel " + panel.Title
+			}
+		}
+	}
+	if len(used) < 5 {
+		t.Fatalf("found only %d metric names in the rules and dashboard", len(used))
+	}
+	for n, where := range used {
+		if !served[n] && !slices.Contains(eventOnly, n) {
+			t.Errorf("%s uses %s, which the sidecar does not serve", where, n)
+		}
+	}
+}
+
+func openApp(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_busy_timeout=5000&_synchronous=FULL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, body TEXT NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func rowText(i int) string { return fmt.Sprintf("%d:row %d %s", i, i, strings.Repeat("x", i%40)) }
+
+func write(t *testing.T, db *sql.DB, from, to int) {
+	t.Helper()
+	for i := from; i <= to; i++ {
+		if _, err := db.Exec(`INSERT INTO items (id, body) VALUES (?, ?)`, i, strings.TrimPrefix(rowText(i), fmt.Sprint(i)+":")); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func rows(t *testing.T, path string) []string {
+	t.Helper()
+	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rs, err := db.Query(`SELECT id, body FROM items ORDER BY id`)
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	defer rs.Close()
+	var out []string
+	for rs.Next() {
+		var id int
+		var body string
+		if err := rs.Scan(&id, &body); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%d:%s", id, body))
+	}
+	if err := rs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
