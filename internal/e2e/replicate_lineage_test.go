@@ -64,6 +64,9 @@ func TestLineageGuard(t *testing.T) {
 
 	// A second restored copy D, then the replica moves on: D is refused.
 	pathD := restoreTo(t, m, url)
+	if got := rows(t, pathD); !slices.Equal(got, want) {
+		t.Fatalf("after A's restart, restore returned %d rows, want %d", len(got), len(want))
+	}
 	insertRows(t, appA, 61, 70)
 	a3 := startSidecar(t, append(env, "DB_PATH="+pathA))
 	a3.waitReady(t, 30*time.Second)
