@@ -127,6 +127,10 @@ func apply(ctx context.Context, client litestream.ReplicaClient, out *os.File, f
 		}
 	}
 	pageSize := files[len(files)-1].hdr.PageSize
+	// Litestream v0.5 writes files without a post-apply checksum
+	// (HeaderFlagNoChecksum); then there is nothing to compare a database
+	// checksum with, and the file checksums alone guard the data.
+	dbSum := !files[len(files)-1].hdr.NoChecksum()
 	total := expectedPages(uint32(len(owners)), pageSize)
 
 	var (
@@ -134,7 +138,7 @@ func apply(ctx context.Context, client litestream.ReplicaClient, out *os.File, f
 		sum uint64
 	)
 	err = forEach(ctx, opt.Concurrency, len(parts), func(ctx context.Context, i int) error {
-		w := worker{out: out, pageSize: int(pageSize), c: c, owners: owners, file: parts[i].file, verify: parts[i].verify}
+		w := worker{out: out, pageSize: int(pageSize), c: c, owners: owners, file: parts[i].file, verify: parts[i].verify, dbSum: dbSum}
 		s, err := w.applyPart(ctx, client, files[parts[i].file], parts[i])
 		if err != nil {
 			return err
@@ -164,6 +168,7 @@ type worker struct {
 	owners   []int32
 	file     int
 	verify   bool
+	dbSum    bool   // accumulate the database checksum in sum
 	crc      uint64 // of what the file checksum hashes, for verify parts
 	hashLen  int64
 	scratch  []byte // decoded page that is hashed but not written
@@ -249,7 +254,9 @@ func (w *worker) page(f *file, fr frame, b []byte) error {
 		return fmt.Errorf("ltxrestore: %s: page %d: %w: %w", f.name(), fr.pgno, ErrCorrupt, err)
 	}
 	w.run = w.run[:len(w.run)+w.pageSize]
-	w.sum ^= pageChecksum(fr.pgno, data)
+	if w.dbSum {
+		w.sum ^= pageChecksum(fr.pgno, data)
+	}
 	w.hash(b, data)
 	return nil
 }
