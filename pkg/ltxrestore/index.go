@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc64"
+	"io"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -240,18 +241,17 @@ func fetch(ctx context.Context, client litestream.ReplicaClient, info *ltx.FileI
 	if n == 0 {
 		n = info.Size - off
 	}
-	b := make([]byte, 0, n)
-	buf := bytes.NewBuffer(b)
-	m, err := buf.ReadFrom(rc)
-	c.bytes.Add(m)
-	if err != nil {
+	b := make([]byte, n)
+	m, err := io.ReadFull(rc, b)
+	c.bytes.Add(int64(m))
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		return nil, fmt.Errorf("ltxrestore: L%d/%s: short read %d of %d bytes at %d: %w", info.Level,
+			ltx.FormatFilename(info.MinTXID, info.MaxTXID), m, n, off, ErrCorrupt)
+	case err != nil:
 		return nil, downloadErr(info, err)
 	}
-	if size > 0 && m != size {
-		return nil, fmt.Errorf("ltxrestore: L%d/%s: short read %d of %d bytes at %d: %w", info.Level,
-			ltx.FormatFilename(info.MinTXID, info.MaxTXID), m, size, off, ErrCorrupt)
-	}
-	return buf.Bytes(), nil
+	return b, nil
 }
 
 func downloadErr(info *ltx.FileInfo, err error) error {
