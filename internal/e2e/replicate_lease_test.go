@@ -111,3 +111,25 @@ func TestLeaseLost(t *testing.T) {
 		t.Fatalf("the sidecar overwrote the other writer's lease: %s", buf[:n])
 	}
 }
+
+// TestSidecarFailsFastOnConfigFaults: a missing bucket (65) or a wrong key
+// (77) does not leave the sidecar waiting for a lease forever.
+func TestSidecarFailsFastOnConfigFaults(t *testing.T) {
+	m := testenv.NewMinIO(t)
+	mustMakeBucket(t, m, "backups")
+	dbPath := filepath.Join(t.TempDir(), "app.db")
+	openApp(t, dbPath).Close()
+
+	s := startSidecar(t, append(m.Env(), "DB_PATH="+dbPath, "REPLICA_URL=s3://nosuchbucket/apps/x"))
+	if code := s.exited(t, 60*time.Second); code != 65 || !strings.Contains(s.stderr.String(), "nosuchbucket") {
+		t.Fatalf("missing bucket: exit %d, want 65 naming the bucket: %s", code, s.stderr.String())
+	}
+	env := slices.DeleteFunc(m.Env(), func(e string) bool { return strings.HasPrefix(e, "AWS_SECRET_ACCESS_KEY=") })
+	s = startSidecar(t, append(env, "AWS_SECRET_ACCESS_KEY=wrong-secret-value", "DB_PATH="+dbPath, "REPLICA_URL=s3://backups/apps/x"))
+	if code := s.exited(t, 60*time.Second); code != 77 {
+		t.Fatalf("wrong secret: exit %d, want 77: %s", code, s.stderr.String())
+	}
+	if strings.Contains(s.stderr.String(), "wrong-secret-value") {
+		t.Fatal("the secret appeared in the output")
+	}
+}

@@ -225,6 +225,10 @@ func (r *runner) acquireLease(ctx context.Context) error {
 		if err == nil {
 			break
 		}
+		if !errors.Is(err, errLeaseHeld) && !bucket.Retryable(err) {
+			// Denied (77) or no such bucket (65): waiting will not fix it.
+			return err
+		}
 		if r.st.set(StateWaitingLease, err.Error()) {
 			r.logger.Warn("waiting for the single-writer lease", "error", err.Error())
 		}
