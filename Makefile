@@ -103,7 +103,7 @@ image-oci: dist
 
 ## image-check: inspect the OCI image, extract its binaries, run them against MinIO (amd64 native, arm64 under qemu)
 image-check: image-oci tools
-	ci/image-check.sh dist/image.oci
+	IMAGE_VERSION=$(VERSION) ci/image-check.sh dist/image.oci
 
 ## render: the Kubernetes manifests as kubectl would apply them (kustomize), into dist/k8s/
 render:
