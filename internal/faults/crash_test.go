@@ -50,7 +50,7 @@ func TestCrashSidecarKill(t *testing.T) {
 				t.Errorf("iteration %d: restore exit %d: %s", i, r.Code, r.Stderr)
 			case err != nil:
 				failures++
-				t.Errorf("iteration %d: restored database: %v", i, err)
+				t.Errorf("iteration %d (at %s): restored database: %v\n%s", i, time.Now().UTC().Format("15:04:05.000"), err, e.listing())
 			case got < acked:
 				failures++
 				t.Errorf("iteration %d: restored %d rows, but %d were proven synced", i, got, acked)

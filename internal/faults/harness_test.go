@@ -17,6 +17,7 @@ import (
 	"time"
 
 	_ "github.com/mattn/go-sqlite3"
+	"github.com/minio/minio-go/v7"
 
 	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
 )
@@ -135,6 +136,15 @@ func (e *env) startSidecar(endpoint string, extra ...string) (*testenv.Process, 
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(func() { p.Kill(); e.outs = append(e.outs, p.Output()) })
+	if d := os.Getenv("FAULTS_LOG_DIR"); d != "" {
+		e.t.Cleanup(func() {
+			f, err := os.OpenFile(filepath.Join(d, e.t.Name()+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+			if err == nil {
+				fmt.Fprintf(f, "=== sidecar %s\n%s", addr, p.Output())
+				f.Close()
+			}
+		})
+	}
 	return p, addr
 }
 
@@ -245,4 +255,14 @@ func exists(path string) bool {
 		}
 	}
 	return false
+}
+
+// listing is the replica prefix's objects, for failure reports.
+func (e *env) listing() string {
+	var b strings.Builder
+	prefix := strings.TrimPrefix(e.url, "s3://faults/") + "/"
+	for obj := range e.m.Client().ListObjects(context.Background(), "faults", minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+		fmt.Fprintf(&b, "  %s %d %s\n", obj.LastModified.UTC().Format("15:04:05.000"), obj.Size, obj.Key)
+	}
+	return b.String()
 }
