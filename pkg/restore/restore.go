@@ -77,22 +77,25 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Ta
 	if err != nil {
 		return Result{}, err
 	}
-	if err := chown(cfg, tmp); err != nil {
-		return Result{}, err
-	}
-	if _, err := install(tmp, cfg.DBPath); err != nil {
-		return Result{}, err
-	}
-	res.Outcome, res.TXID, res.Bytes, res.Duration = replica.OutcomeRestored, f.TXID, f.Size, time.Since(start)
+	res.Outcome, res.TXID, res.Bytes = replica.OutcomeRestored, f.TXID, f.Size
+	// The marker goes first: a crash after the rename must not leave a
+	// restored database without the marker the sidecar's lineage guard
+	// needs. A failed install removes it again.
 	m := replica.Marker{ReplicaURL: url, TXID: uint64(res.TXID), Outcome: res.Outcome,
-		Duration: res.Duration.Seconds(), Bytes: res.Bytes, Time: time.Now().UTC(),
+		Duration: time.Since(start).Seconds(), Bytes: res.Bytes, Time: time.Now().UTC(),
 		PositionTime: f.Time, Downloaded: f.Downloaded, MovedAside: res.MovedAside}
 	if err := replica.WriteMarker(cfg.DBPath, m); err != nil {
 		return Result{}, sysexit.New(sysexit.CantCreate, err)
 	}
-	if err := chown(cfg, replica.MarkerPath(cfg.DBPath)); err != nil {
+	if err := chown(cfg, tmp, replica.MarkerPath(cfg.DBPath)); err != nil {
+		os.Remove(replica.MarkerPath(cfg.DBPath))
 		return Result{}, err
 	}
+	if _, err := install(tmp, cfg.DBPath); err != nil {
+		os.Remove(replica.MarkerPath(cfg.DBPath))
+		return Result{}, err
+	}
+	res.Duration = time.Since(start)
 	logger.Info("restored", "txid", res.TXID.String(), "position_time", f.Time.UTC().Format(time.RFC3339),
 		"bytes", res.Bytes, "downloaded_bytes", f.Downloaded, "duration", res.Duration.Round(time.Millisecond).String(),
 		"check", cfg.RestoreIntegrityCheck, "check_duration", f.Check.Round(time.Millisecond).String())
