@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/bucket"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/config"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
 )
 
 // Why this file exists. Litestream holds a read transaction on the database
@@ -98,13 +100,68 @@ func CheckContinuity(dbPath string) (Continuity, error) {
 		return c, err
 	}
 	salt1, salt2 := binary.BigEndian.Uint32(walHdr[16:]), binary.BigEndian.Uint32(walHdr[20:])
+	synced := uint32((hdr.WALOffset + hdr.WALSize - walHeaderSize) / int64(hdr.PageSize+walFrameHeaderSize))
 	switch {
 	case salt1 != hdr.WALSalt1 || salt2 != hdr.WALSalt2:
 		c.Broken, c.Reason = true, "the WAL was restarted since the last sync (a checkpoint ran while the sidecar was down)"
 	case st.Size() < hdr.WALOffset+hdr.WALSize:
 		c.Broken, c.Reason = true, "the WAL is shorter than at the last sync"
+	default:
+		// Same WAL generation. Frames the app checkpointed beyond our
+		// position are still in the WAL, but its next write may restart
+		// it before Litestream reads them: count them as lost already.
+		if n, ok := backfilled(dbPath, walHdr[16:24]); ok && n > synced {
+			c.Broken, c.Reason = true, fmt.Sprintf("the app checkpointed %d WAL frames not yet shipped (shipped %d)", n-synced, synced)
+		}
 	}
 	return c, nil
+}
+
+// walFrameHeaderSize is SQLite's per-frame header in the WAL.
+const walFrameHeaderSize = 24
+
+// backfilled reads nBackfill, the number of WAL frames already copied into
+// the database, from the -shm WAL-index (SQLite's wal.c: two 48-byte copies
+// of the index header, then WalCkptInfo with nBackfill first; host byte
+// order; the salts are the WAL header's bytes). ok is false when the index
+// is absent, torn (the copies differ) or of another WAL generation.
+func backfilled(dbPath string, salts []byte) (uint32, bool) {
+	f, err := os.Open(dbPath + "-shm")
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	var b [136]byte
+	if _, err := io.ReadFull(f, b[:]); err != nil {
+		return 0, false
+	}
+	if !bytes.Equal(b[0:48], b[48:96]) || !bytes.Equal(b[32:40], salts) {
+		return 0, false
+	}
+	return binary.NativeEndian.Uint32(b[96:100]), true
+}
+
+// sqliteMagic opens every SQLite database file.
+const sqliteMagic = "SQLite format 3\x00"
+
+// CheckHeader reports, as exit 65, a DB_PATH that is not a SQLite
+// database: Litestream would otherwise retry it forever. An empty file is
+// accepted: the app has created it and not written yet.
+func CheckHeader(dbPath string) error {
+	f, err := os.Open(dbPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var b [len(sqliteMagic)]byte
+	n, err := io.ReadFull(f, b[:])
+	if n == 0 && errors.Is(err, io.EOF) {
+		return nil
+	}
+	if string(b[:n]) != sqliteMagic {
+		return sysexit.Errorf(sysexit.DataErr, "%s is not a SQLite database (its header is not %q); check DB_PATH", dbPath, strings.TrimSuffix(sqliteMagic, "\x00"))
+	}
+	return nil
 }
 
 func readLTXHeader(p string) (ltx.Header, error) {
