@@ -36,6 +36,11 @@ var v3Key = regexp.MustCompile(`^(.*)/generations/[0-9a-f]{16}/`)
 type Contents struct {
 	LTX bool // v0.5 LTX files
 	V3  bool // v0.3 generations
+	// History is the newest <prefix>/history/<stamp> the sidecar moved an
+	// earlier history to (pkg/replica.Rebaseline), "" when none. A prefix
+	// with a history but no live LTX is not empty: the sidecar stopped
+	// between moving the history and uploading the new snapshot.
+	History string
 }
 
 // Empty reports whether the prefix holds no backup in any format.
@@ -84,7 +89,32 @@ func (s *Store) probe(ctx context.Context) (Contents, error) {
 	if c.V3, err = s.any(ctx, path.Join(s.Prefix, generationsDir)+"/"); err != nil {
 		return Contents{}, s.classifyCtx(ctx, err)
 	}
+	if c.History, err = s.newestHistory(ctx); err != nil {
+		return Contents{}, s.classifyCtx(ctx, err)
+	}
 	return c, nil
+}
+
+// historyDir is where pkg/replica.Rebaseline moves a replaced history.
+const historyDir = "history"
+
+// newestHistory returns the newest history/<stamp> prefix, "" when none.
+// Stamps are UTC times that sort as strings.
+func (s *Store) newestHistory(ctx context.Context) (string, error) {
+	base := path.Join(s.Prefix, historyDir) + "/"
+	newest := ""
+	for obj := range s.Client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Prefix: base}) {
+		if obj.Err != nil {
+			return "", obj.Err
+		}
+		if p := strings.TrimSuffix(obj.Key, "/"); p > newest {
+			newest = p
+		}
+	}
+	if newest == "" {
+		return "", nil
+	}
+	return "s3://" + s.Bucket + "/" + newest, nil
 }
 
 // hasLTX reports whether any level directory under the prefix holds an LTX
@@ -198,6 +228,9 @@ func LocalContents(dir string) (Contents, error) {
 		default:
 			*d.set = len(entries) > 0
 		}
+	}
+	if entries, err := os.ReadDir(filepath.Join(dir, historyDir)); err == nil && len(entries) > 0 {
+		c.History = filepath.Join(dir, historyDir, entries[len(entries)-1].Name())
 	}
 	return c, nil
 }

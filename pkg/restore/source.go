@@ -69,6 +69,11 @@ func openSource(ctx context.Context, cfg *config.Config, logger *slog.Logger, ta
 	if err != nil {
 		return nil, err
 	}
+	if src.contents.Empty() && src.contents.History != "" {
+		// Not proven empty: the sidecar moved the old history aside to start
+		// a new one and stopped before its first snapshot landed.
+		return nil, sysexit.Errorf(sysexit.DataErr, "replica %s holds no live backup but an earlier history at %s (the sidecar stopped while starting a new history); restore it with `restore --verify --output FILE --replica-url` pointed there, or start the sidecar on the existing database", src.url, src.contents.History)
+	}
 	if src.contents.Empty() {
 		return src, nil
 	}
