@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -89,6 +90,9 @@ func TestMinIOOutage(t *testing.T) {
 	want := rows(t, dbPath)
 	if code := s.stop(t, 60*time.Second); code != 0 {
 		t.Fatalf("exit %d after SIGTERM: %s", code, s.stderr.String())
+	}
+	if logs := s.stderr.String(); !strings.Contains(logs, `msg="not ready"`) || !strings.Contains(logs, "msg=ready") {
+		t.Errorf("the readiness flips were not logged: %s", logs)
 	}
 	if got := rows(t, restoreTo(t, m, url)); !slices.Equal(got, want) {
 		t.Fatalf("restore after the outage has %d rows, want %d (first difference at %d)", len(got), len(want), firstDiff(got, want))

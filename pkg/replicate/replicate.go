@@ -281,6 +281,11 @@ func (r *runner) loop(ctx context.Context, serveErr <-chan error) error {
 			}
 			behindFor := st.observe(local.TXID, db.Replica.Pos().TXID, now)
 			cu.maybe(ctx, behindFor, r.cfg.SyncInterval, now)
+			if ready, reason, changed := st.readinessChange(now); changed && ready {
+				logger.Info("ready", "local_txid", local.TXID.String())
+			} else if changed {
+				logger.Warn("not ready", "reason", reason)
+			}
 		}
 	}
 }

@@ -38,6 +38,7 @@ type state struct {
 	lastSyncErr error
 	marker      *replica.Marker
 	lease       *lease // nil without a lease
+	wasReady    *bool  // readiness at the last readinessChange call
 	metrics     *telemetry.Metrics
 }
 
@@ -129,6 +130,18 @@ func (s *state) reasonOr(def string) string {
 		return s.lastSyncErr.Error()
 	}
 	return def
+}
+
+// readinessChange reports a flip of readiness since the last call, so the
+// loop logs one line when the sidecar turns unready (and why) and one when
+// it is ready again, not one per tick.
+func (s *state) readinessChange(now time.Time) (ready bool, reason string, changed bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ready, reason = s.readyLocked(now)
+	changed = s.wasReady == nil || *s.wasReady != ready
+	s.wasReady = &ready
+	return ready, reason, changed
 }
 
 // uploadAllowance is the upload time DESIGN.md adds to 3 x SYNC_INTERVAL.
