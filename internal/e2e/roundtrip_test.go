@@ -46,6 +46,9 @@ func TestRoundTrip(t *testing.T) {
 	if strings.Contains(r.Output(), testenv.SecretKey) {
 		t.Fatal("restore printed the secret key")
 	}
+	if strings.Contains(r.Stderr, "falling back") {
+		t.Fatalf("the parallel restore path failed on a healthy replica: %s", r.Stderr)
+	}
 	got := rows(t, out)
 	if len(want) != 300 {
 		t.Fatalf("source has %d rows, want 300", len(want))

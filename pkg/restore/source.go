@@ -44,6 +44,7 @@ type source struct {
 	url      string
 	store    *bucket.Store // nil for file:// replicas
 	contents bucket.Contents
+	plan     []*ltx.FileInfo // LTX restore plan; nil for v0.3 backups
 	client   litestream.ReplicaClient
 	// Position of the restore plan's last file; zero for v0.3 backups,
 	// whose positions are not TXIDs.
@@ -94,6 +95,7 @@ func openSource(ctx context.Context, cfg *config.Config, logger *slog.Logger, ta
 		}
 		return nil, classifyRestore(ctx, fmt.Errorf("restore plan from %s: %w", src.url, err), sysexit.DataErr)
 	}
+	src.plan = plan
 	last := plan[len(plan)-1]
 	src.txid, src.time = last.MaxTXID, last.CreatedAt
 	for _, fi := range plan {
