@@ -279,7 +279,12 @@ func (r *runner) loop(ctx context.Context, serveErr <-chan error) error {
 				initialSync(ctx, db, logger, st)
 				continue
 			}
-			behindFor := st.observe(local.TXID, db.Replica.Pos().TXID, now)
+			remote := db.Replica.Pos().TXID
+			var oldest time.Time
+			if local.TXID > remote {
+				oldest = oldestUnreplicated(db.LTXLevelDir(0), remote)
+			}
+			behindFor := st.observe(local.TXID, remote, oldest, now)
 			cu.maybe(ctx, behindFor, r.cfg.SyncInterval, now)
 			if ready, reason, changed := st.readinessChange(now); changed && ready {
 				logger.Info("ready", "local_txid", local.TXID.String())

@@ -33,7 +33,7 @@ type state struct {
 	reason      string
 	localTXID   ltx.TXID
 	replicaTXID ltx.TXID
-	behindSince time.Time // first time the replica was seen behind local
+	behindSince time.Time // time of the oldest local commit not yet in the replica
 	lastSync    time.Time
 	lastSyncErr error
 	marker      *replica.Marker
@@ -69,9 +69,10 @@ func (s *state) wrote(level int, maxTXID ltx.TXID, err error, at time.Time) {
 }
 
 // observe records positions and derives the lag: the age of the oldest
-// local commit not yet in the replica, measured from when it was first seen.
-// It returns how long the replica has been behind (0 when caught up).
-func (s *state) observe(local, remote ltx.TXID, now time.Time) time.Duration {
+// local commit not yet in the replica. oldest is when that commit's local
+// LTX file was written (zero when unknown: then the lag runs from when the
+// sidecar first saw the replica behind). It returns the lag (0 when caught up).
+func (s *state) observe(local, remote ltx.TXID, oldest, now time.Time) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.localTXID, s.replicaTXID = local, remote
@@ -80,7 +81,10 @@ func (s *state) observe(local, remote ltx.TXID, now time.Time) time.Duration {
 		s.metrics.ReplicaLag.Set(0)
 		return 0
 	}
-	if s.behindSince.IsZero() {
+	switch {
+	case !oldest.IsZero() && oldest.Before(now):
+		s.behindSince = oldest
+	case s.behindSince.IsZero():
 		s.behindSince = now
 	}
 	lag := now.Sub(s.behindSince)
