@@ -118,6 +118,9 @@ func (e *env) measure(ctx context.Context, c *Case, prefix string, runs int) err
 				return fmt.Errorf("%s: %w", s.method, err)
 			}
 			all[s.method] = append(all[s.method], m)
+			if m.warning != "" && !slices.Contains(c.Notes, m.warning) {
+				c.Notes = append(c.Notes, m.warning)
+			}
 		}
 		if r == 0 {
 			fi, err := os.Stat(libOut)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/benbjohnson/litestream"
@@ -24,7 +25,7 @@ const (
 	mRaw      = "raw minio-go parallel download"
 	mLib      = "ours: pkg/ltxrestore (in-process)"
 	mUpstream = "upstream litestream v0.5.18 CLI"
-	mBin      = "ours: bin/restore (as committed)"
+	mBin      = "ours: bin/restore (end to end)"
 )
 
 // measurement is one run of one method.
@@ -32,6 +33,7 @@ type measurement struct {
 	download, ready time.Duration
 	requests        int64
 	bytes           int64
+	warning         string // a warning the method logged (bin/restore falling back)
 }
 
 // env is what every restore method needs.
@@ -127,10 +129,15 @@ func (e *env) runBin(ctx context.Context, prefix string) (measurement, error) {
 	cmd.Env = append(e.m.Env(), "HOME="+os.Getenv("HOME"), "DB_PATH="+filepath.Join(dir, "app.db"),
 		"REPLICA_URL=s3://"+e.bucket+"/"+prefix, "RESTORE_TIMEOUT=15m", "LOG_LEVEL=warn")
 	start := time.Now()
-	if b, err := cmd.CombinedOutput(); err != nil {
+	b, err := cmd.CombinedOutput()
+	if err != nil {
 		return measurement{}, fmt.Errorf("bin/restore: %w: %s", err, b)
 	}
-	return measurement{ready: time.Since(start)}, nil
+	m := measurement{ready: time.Since(start)}
+	if strings.Contains(string(b), "falling back") {
+		m.warning = "bin/restore fell back to Litestream's restore: " + strings.TrimSpace(string(b))
+	}
+	return m, nil
 }
 
 // sameFile compares two files by SHA-256.
