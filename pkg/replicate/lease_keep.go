@@ -11,23 +11,32 @@ import (
 // failed renewal) until ctx ends. It sends once on the returned channel
 // when the lease object was taken by another writer. Transient failures
 // (an outage) only close the upload gate as the lease nears expiry, by
-// lease.valid; a later successful renewal opens it again.
-func keepLease(ctx context.Context, l *lease, st *state, logger *slog.Logger) <-chan error {
-	lost := make(chan error, 1)
+// lease.valid; a later successful renewal opens it again. stop ends the
+// renewals and waits for an in-flight one, so that the release at shutdown
+// never races a renewal.
+func keepLease(ctx context.Context, l *lease, st *state, logger *slog.Logger) (lost <-chan error, stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	lostc := make(chan error, 1)
 	go func() {
+		defer close(done)
 		next := leaseRenew
 		failing := false
 		for {
 			select {
 			case <-ctx.Done():
 				return
+			case <-quit:
+				return
 			case <-time.After(next):
 			}
+			// A renewal in flight is let finish (bounded by
+			// leaseCallTimeout): cancelled, it might land at the store
+			// without us learning its ETag, and the release would fail.
 			err := l.renew(ctx)
 			switch {
 			case errors.Is(err, errLeaseLost):
 				logger.Error("lease lost: another writer took the replica prefix", "error", err.Error())
-				lost <- err
+				lostc <- err
 				return
 			case err != nil:
 				if !failing {
@@ -47,5 +56,5 @@ func keepLease(ctx context.Context, l *lease, st *state, logger *slog.Logger) <-
 			}
 		}
 	}()
-	return lost
+	return lostc, func() { close(quit); <-done }
 }

@@ -250,9 +250,12 @@ func (r *runner) loop(ctx context.Context, serveErr <-chan error) error {
 	st, logger, db := r.st, r.logger, r.db
 	var lost <-chan error
 	if r.lease != nil {
-		lost = keepLease(ctx, r.lease, st, logger)
+		var stop func()
+		lost, stop = keepLease(ctx, r.lease, st, logger)
+		defer stop()
 	}
 	cu := &catchUp{db: db, timeout: 10 * time.Second}
+	initialised := false
 	t := time.NewTicker(pollInterval)
 	defer t.Stop()
 	for {
@@ -270,18 +273,26 @@ func (r *runner) loop(ctx context.Context, serveErr <-chan error) error {
 			st.set(StateLeaseLost, err.Error())
 			return sysexit.New(sysexit.TempFail, fmt.Errorf("replication of %s stopped: %w", st.url, err))
 		case now := <-t.C:
-			local, err := db.Pos()
-			if err != nil || local.TXID == 0 {
+			if !initialised {
 				// Litestream initialises a DB lazily, on its first monitor
 				// tick, and DB.Close skips the final sync of a DB it never
 				// initialised: a SIGTERM in that window would lose every
-				// commit. So the sidecar initialises it itself, at once.
-				initialSync(ctx, db, logger, st)
+				// commit. So the sidecar initialises it itself, at once, and
+				// is not ready (and pushes no sync) before that. Local LTX
+				// files left by an earlier run do not count: they describe
+				// the past, not an initialised DB.
+				initialised = initialSync(ctx, db, logger, st)
+				continue
+			}
+			local, err := db.Pos()
+			if err != nil {
 				continue
 			}
 			remote := db.Replica.Pos().TXID
 			var oldest time.Time
-			if local.TXID > remote {
+			// Litestream zeroes the replica position after a failed sync
+			// until it lists the replica again: no file times then.
+			if local.TXID > remote && remote > 0 {
 				oldest = oldestUnreplicated(db.LTXLevelDir(0), remote)
 			}
 			behindFor := st.observe(local.TXID, remote, oldest, now)
@@ -295,18 +306,22 @@ func (r *runner) loop(ctx context.Context, serveErr <-chan error) error {
 	}
 }
 
-// initialSync reads the WAL into LTX and uploads it, bounded by the sync
-// interval so the loop stays responsive to signals.
-func initialSync(ctx context.Context, db *litestream.DB, logger *slog.Logger, st *state) {
+// initialSync initialises the DB and uploads what it holds, bounded so the
+// loop stays responsive to signals. It reports success.
+func initialSync(ctx context.Context, db *litestream.DB, logger *slog.Logger, st *state) bool {
 	ctx, cancel := context.WithTimeout(ctx, max(st.cfgSync, 5*time.Second))
 	defer cancel()
 	if err := db.SyncAndWait(ctx); err != nil {
 		if st.set(StateReplicating, "first sync pending: "+err.Error()) {
 			logger.Warn("first sync failed, retrying", "error", err.Error())
 		}
-		return
+		return false
 	}
 	st.set(StateReplicating, "")
+	st.mu.Lock()
+	st.initialised = true
+	st.mu.Unlock()
+	return true
 }
 
 // shutdown is the timed sequence, in reverse order of opening: final sync

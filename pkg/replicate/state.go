@@ -39,6 +39,7 @@ type state struct {
 	marker      *replica.Marker
 	lease       *lease // nil without a lease
 	wasReady    *bool  // readiness at the last readinessChange call
+	initialised bool   // the sidecar's own first sync initialised the DB
 	metrics     *telemetry.Metrics
 }
 
@@ -106,6 +107,12 @@ func (s *state) readyLocked(now time.Time) (bool, string) {
 			return false, s.reason
 		}
 		return false, s.name
+	}
+	if !s.initialised {
+		if s.reason != "" {
+			return false, s.reason
+		}
+		return false, "first sync to the replica not done yet"
 	}
 	if s.lastSync.IsZero() && (s.localTXID == 0 || s.localTXID > s.replicaTXID) {
 		// Nothing uploaded yet and not known to be caught up.
