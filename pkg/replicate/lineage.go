@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/benbjohnson/litestream"
 	"github.com/superfly/ltx"
@@ -86,4 +88,25 @@ func remotePos(ctx context.Context, client litestream.ReplicaClient) (ltx.TXID, 
 		}
 	}
 	return maxTXID, nil
+}
+
+// localPos is Litestream's local position for dbPath: the highest TXID of
+// the L0 files in .<name>-litestream/ltx/0 (what DB.Pos reads), 0 when there
+// is no local state. Read from the names, without a Litestream DB object,
+// so that nothing caches it before a rebaseline removes that state.
+func localPos(dbPath string) (ltx.TXID, error) {
+	dir, name := filepath.Split(dbPath)
+	ents, err := os.ReadDir(filepath.Join(dir, "."+name+litestream.MetaDirSuffix, "ltx", "0"))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	} else if err != nil {
+		return 0, err
+	}
+	var pos ltx.TXID
+	for _, e := range ents {
+		if _, maxTXID, err := ltx.ParseFilename(e.Name()); err == nil {
+			pos = max(pos, maxTXID)
+		}
+	}
+	return pos, nil
 }

@@ -124,6 +124,10 @@ func (r *runner) start(ctx context.Context) error {
 		}
 	}
 
+	if err := replica.CheckHeader(cfg.DBPath); err != nil {
+		return err
+	}
+
 	lin := lineage{url: st.url}
 	if mk, err := replica.ReadMarker(cfg.DBPath); err == nil {
 		lin.marker = &mk
@@ -154,13 +158,12 @@ func (r *runner) start(ctx context.Context) error {
 			return fmt.Errorf("not writing: %w", errLeaseNotValid)
 		}
 	}
-	store, db := replica.NewStore(cfg, client, logger)
 
 	// The guard runs under the lease, so nobody can move the replica
 	// between the check and our first upload.
 	st.set(StateCheckingLineage, "")
 	for attempt := 0; ; attempt++ {
-		err := r.checkLineage(ctx, raw, db, lin)
+		err := r.checkLineage(ctx, raw, lin)
 		if err == nil {
 			break
 		}
@@ -176,6 +179,10 @@ func (r *runner) start(ctx context.Context) error {
 		}
 	}
 
+	if err := r.ensureContinuity(ctx); err != nil {
+		return err
+	}
+	store, db := replica.NewStore(cfg, client, logger)
 	if err := store.Open(ctx); err != nil {
 		return sysexit.New(sysexit.Unavailable, fmt.Errorf("start replication of %s to %s: %w", cfg.DBPath, st.url, err))
 	}
@@ -188,23 +195,45 @@ func (r *runner) start(ctx context.Context) error {
 
 var errLeaseNotValid = errors.New("single-writer lease not held or about to expire")
 
-func (r *runner) checkLineage(ctx context.Context, client litestream.ReplicaClient, db *litestream.DB, lin lineage) error {
+func (r *runner) checkLineage(ctx context.Context, client litestream.ReplicaClient, lin lineage) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	remote, err := remotePos(ctx, client)
 	if err != nil {
 		return fmt.Errorf("list %s: %w", r.st.url, err)
 	}
-	local, err := db.Pos()
+	local, err := localPos(r.cfg.DBPath)
 	if err != nil {
 		// Unreadable local Litestream state proves nothing; decide on the marker.
 		r.logger.Warn("cannot read Litestream's local position", "error", err.Error())
 	}
-	lin.remote, lin.local = remote, local.TXID
+	lin.remote, lin.local = remote, local
 	if err := lin.check(); err != nil {
 		return err
 	}
-	r.logger.Info("lineage checked", "replica_txid", remote.String(), "local_txid", local.TXID.String())
+	r.logger.Info("lineage checked", "replica_txid", remote.String(), "local_txid", local.String())
+	return nil
+}
+
+// ensureContinuity: if the WAL no longer continues from Litestream's last
+// local LTX file (the app checkpointed while the sidecar was down), the
+// replica would silently miss those frames; pkg/replica moves the replica's
+// history aside (restorable) and drops the local state, so the first sync
+// is a full snapshot. Runs after the lineage guard, under the lease.
+func (r *runner) ensureContinuity(ctx context.Context) error {
+	c, err := replica.CheckContinuity(r.cfg.DBPath)
+	if err != nil {
+		return sysexit.New(sysexit.DataErr, fmt.Errorf("check WAL continuity of %s: %w", r.cfg.DBPath, err))
+	}
+	if !c.Broken {
+		return nil
+	}
+	r.logger.Warn("WAL discontinuity: starting a new replica history with a full snapshot", "reason", c.Reason, "local_txid", c.TXID.String())
+	dest, err := replica.Rebaseline(ctx, r.cfg, r.logger)
+	if err != nil {
+		return fmt.Errorf("rebaseline %s: %w", r.st.url, err)
+	}
+	r.logger.Info("previous replica history kept", "at", dest)
 	return nil
 }
 
