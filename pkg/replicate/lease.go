@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,6 +57,10 @@ type leaseDoc struct {
 type lease struct {
 	store *bucket.Store
 	owner string
+	// reclaimSuffix, when set, marks leases left by a dead predecessor on
+	// this volume (lease_id.go): those are taken over at once.
+	reclaimSuffix string
+	reclaimed     bool // the last acquire took over a dead predecessor's lease
 
 	mu     sync.Mutex
 	doc    leaseDoc // ours, while held
@@ -87,7 +92,8 @@ func (l *lease) acquire(ctx context.Context) error {
 	}
 	gen := int64(1)
 	if cur != nil {
-		if time.Now().Before(cur.ExpiresAt) && cur.Owner != l.owner {
+		reclaim := l.reclaimSuffix != "" && strings.HasSuffix(cur.Owner, l.reclaimSuffix)
+		if time.Now().Before(cur.ExpiresAt) && cur.Owner != l.owner && !reclaim {
 			l.mu.Lock()
 			l.holder, l.until = cur.Owner, cur.ExpiresAt
 			l.mu.Unlock()
@@ -105,6 +111,7 @@ func (l *lease) acquire(ctx context.Context) error {
 	}
 	l.mu.Lock()
 	l.doc, l.etag, l.holder, l.until = doc, newTag, l.owner, doc.ExpiresAt
+	l.reclaimed = cur != nil && cur.Owner != l.owner && time.Now().Before(cur.ExpiresAt)
 	l.mu.Unlock()
 	return nil
 }

@@ -89,7 +89,8 @@ type runner struct {
 	st      *state
 	signals <-chan os.Signal
 
-	lease     *lease // nil without LEASE or for file:// replicas
+	lease     *lease   // nil without LEASE or for file:// replicas
+	idFile    *os.File // holds the flock of the volume lease id
 	leaseLost bool
 	store     *litestream.Store
 	db        *litestream.DB
@@ -245,6 +246,15 @@ func (r *runner) acquireLease(ctx context.Context) error {
 		return err
 	}
 	r.lease = newLease(bs)
+	if id, locked, f, err := volumeID(r.cfg.DBPath); err != nil {
+		r.logger.Warn("no volume lease id: a restart after a crash waits out the lease TTL", "error", err.Error())
+	} else {
+		r.idFile = f
+		r.lease.owner += "/" + id
+		if locked {
+			r.lease.reclaimSuffix = "/" + id
+		}
+	}
 	r.st.mu.Lock()
 	r.st.lease = r.lease
 	r.st.mu.Unlock()
@@ -269,6 +279,9 @@ func (r *runner) acquireLease(ctx context.Context) error {
 		}
 	}
 	r.st.metrics.LeaseHeld.Set(1)
+	if r.lease.reclaimed {
+		r.logger.Info("took over the lease of a previous sidecar on this volume (it stopped without releasing it)")
+	}
 	r.logger.Info("lease acquired", "owner", r.lease.owner, "ttl", leaseTTL.String())
 	return nil
 }
@@ -385,6 +398,9 @@ func (r *runner) shutdown(ctx context.Context, srv *telemetry.Server) error {
 			logger.Info("lease released")
 		}
 		r.st.metrics.LeaseHeld.Set(0)
+	}
+	if r.idFile != nil {
+		r.idFile.Close()
 	}
 	if err := srv.Shutdown(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("metrics server shutdown: %w", err))

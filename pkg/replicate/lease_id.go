@@ -1,0 +1,53 @@
+package replicate
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// volumeID gives the lease an identity tied to the database's volume: a
+// random ID kept beside the database (.<name>-sidecar-lease-id), flocked for
+// the life of the process. A sidecar restarted after a crash (same pod or
+// allocation, same volume) finds its predecessor's lease under the same ID
+// and a free flock (the kernel dropped it with the dead process), so it
+// takes the lease back at once instead of waiting out the TTL. A second live
+// sidecar on the same file cannot take the flock, and waits like any
+// other writer. It returns the ID, whether the flock is ours, and the file
+// to keep open (closing it drops the flock).
+func volumeID(dbPath string) (id string, locked bool, f *os.File, err error) {
+	dir, name := filepath.Split(dbPath)
+	p := filepath.Join(dir, "."+name+"-sidecar-lease-id")
+	f, err = os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return "", false, nil, fmt.Errorf("lease id %s: %w", p, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
+		locked = true
+	} else if !errors.Is(err, syscall.EWOULDBLOCK) {
+		f.Close()
+		return "", false, nil, fmt.Errorf("lock %s: %w", p, err)
+	}
+	b := make([]byte, 64)
+	n, _ := f.ReadAt(b, 0)
+	id = strings.TrimSpace(string(b[:n]))
+	if id == "" && locked {
+		var r [8]byte
+		if _, err := rand.Read(r[:]); err != nil {
+			f.Close()
+			return "", false, nil, err
+		}
+		id = hex.EncodeToString(r[:])
+		if _, err := f.WriteAt([]byte(id+"\n"), 0); err != nil {
+			f.Close()
+			return "", false, nil, fmt.Errorf("write lease id %s: %w", p, err)
+		}
+		_ = f.Sync()
+	}
+	return id, locked, f, nil
+}
