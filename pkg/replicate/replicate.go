@@ -11,7 +11,9 @@
 //     PUTs (If-None-Match: * to create, If-Match: <etag> to renew). While
 //     another writer holds an unexpired lease, the sidecar WAITS (unready,
 //     lease_held 0, retrying every 2 s) and writes nothing; a lease left by
-//     a crashed writer runs out after 30 s. A SIGTERM while waiting exits 75.
+//     a crashed writer runs out after 30 s, and one left by a crashed sidecar
+//     on this same volume is taken back at once (lease_id.go). A SIGTERM
+//     while waiting exits 75.
 //     The lease is renewed every 10 s; uploads stop 5 s before it would run
 //     out unrenewed (e.g. during an outage) and resume when a renewal
 //     succeeds. If the lease object was taken by another writer, the sidecar
@@ -24,6 +26,9 @@
 //     `restore` names this REPLICA_URL at a position at or above the
 //     replica's. Otherwise the sidecar exits 65 without writing a byte: an
 //     empty or unrelated database never overwrites the backup.
+//     Then the WAL-continuity check (pkg/replica): if the app checkpointed
+//     while the sidecar was down, the replica's history is moved aside and
+//     the first sync is a full snapshot.
 //  4. replicating, until SIGTERM: a final sync within SHUTDOWN_TIMEOUT,
 //     the lease released, exit 0.
 package replicate
