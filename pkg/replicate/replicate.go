@@ -77,7 +77,7 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, signals <
 	if errors.Is(runErr, errStopped) {
 		runErr = nil
 	}
-	if runErr == nil && r.store != nil {
+	if runErr == nil && r.store != nil && !r.stopRequested {
 		runErr = r.loop(ctx, serveErr)
 	}
 	if runErr != nil {
@@ -93,6 +93,10 @@ type runner struct {
 	logger  *slog.Logger
 	st      *state
 	signals <-chan os.Signal
+
+	// stopRequested: a signal came as the database appeared; start, ship
+	// it in shutdown, and stop without entering the loop.
+	stopRequested bool
 
 	lease     *lease   // nil without LEASE or for file:// replicas
 	idFile    *os.File // holds the flock of the volume lease id
@@ -121,12 +125,25 @@ func (r *runner) start(ctx context.Context) error {
 	if st.set(StateWaitingDB, "") {
 		logger.Info("waiting for the database to appear", "db", cfg.DBPath)
 	}
-	for {
+	for waiting := true; waiting; {
 		if _, err := os.Stat(cfg.DBPath); err == nil {
 			break
 		}
-		if err := r.wait(ctx, pollInterval, "waiting for the database"); err != nil {
-			return err
+		select {
+		case <-ctx.Done():
+			return errStopped
+		case sig := <-r.signals:
+			// The app may have created and written the database since the
+			// last look: if it is there now, start anyway so that
+			// shutdown's final sync ships it, then stop.
+			if _, err := os.Stat(cfg.DBPath); err != nil {
+				logger.Info("signal received while waiting for the database", "signal", sig.String())
+				return errStopped
+			}
+			logger.Info("signal received as the database appeared: starting only to ship it", "signal", sig.String())
+			r.stopRequested = true
+			waiting = false
+		case <-time.After(pollInterval):
 		}
 	}
 
@@ -390,6 +407,17 @@ func (r *runner) shutdown(ctx context.Context, srv *telemetry.Server) error {
 			defer c()
 		}
 		start := time.Now()
+		r.st.mu.Lock()
+		initialised := r.st.initialised
+		r.st.mu.Unlock()
+		if !initialised && !r.leaseLost {
+			// Stopped before the first sync: Litestream never initialised
+			// the DB, and DB.Close would skip the final sync of what the
+			// app already committed. Initialise and ship it now.
+			if err := r.db.SyncAndWait(cctx); err != nil {
+				logger.Warn("sync before the final sync failed", "error", err.Error())
+			}
+		}
 		if err := r.store.Close(cctx); err != nil && !r.leaseLost {
 			errs = append(errs, sysexit.New(sysexit.Unavailable, fmt.Errorf("final sync within SHUTDOWN_TIMEOUT=%s: %w", cfg.ShutdownTimeout, err)))
 		} else if !r.leaseLost {
