@@ -17,7 +17,7 @@ GOFLAGS_BUILD := -trimpath -ldflags '$(LDFLAGS)'
 export MINIO_BIN := $(TOOLS)/minio
 export MC_BIN    := $(TOOLS)/mc
 
-.PHONY: all build test lint demo tools clean
+.PHONY: all build test lint demo tools clean faults
 
 all: build
 
@@ -126,3 +126,15 @@ $(TOOLS)/.litestream-$(LITESTREAM_VERSION):
 ## bench: restore and replication benchmarks on a local MinIO; table on stdout + bench/results.json (narrow with BENCH_FLAGS="-sizes 10MB -runs 1")
 bench: build tools tools-bench
 	go run ./bench/cmd/bench $(BENCH_FLAGS)
+
+## faults: the fault suite (internal/faults, build tag `faults`) against the
+## real binaries and a real MinIO, then bounded fuzzing of the config and
+## REPLICA_URL parsers. Prints a table of scenarios, runs and failures.
+## FAULTS_SKIP takes a -skip regexp; FAULTS_SCALE scales repeat counts.
+FAULTS_SKIP  ?=
+FAULTS_SCALE ?= 1
+FUZZTIME     ?= 20s
+faults: build tools
+	cd internal/faults && FAULTS_SCALE=$(FAULTS_SCALE) go test -tags faults -count=1 -timeout 40m $(if $(FAULTS_SKIP),-skip '$(FAULTS_SKIP)')
+	go test -run '^$$' -fuzz '^FuzzParseReplicaURL$$' -fuzztime $(FUZZTIME) ./pkg/config
+	go test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./pkg/config
