@@ -1,6 +1,7 @@
 package replicate
 
 import (
+	"fmt"
 	"sync"
 	"time"
 
@@ -37,10 +38,20 @@ type state struct {
 	lastSync    time.Time
 	lastSyncErr error
 	marker      *replica.Marker
-	lease       *lease // nil without a lease
-	wasReady    *bool  // readiness at the last readinessChange call
-	initialised bool   // the sidecar's own first sync initialised the DB
+	lease       *lease    // nil without a lease
+	wasReady    *bool     // readiness at the last readinessChange call
+	initialised bool      // the sidecar's own first sync initialised the DB
+	progressAt  time.Time // last time the replica advanced or was caught up
 	metrics     *telemetry.Metrics
+}
+
+// wedgeAfter is how long replication may be behind without any progress
+// before /healthz reports the sidecar wedged, so the orchestrator restarts
+// it. Measured cause: Litestream's own upload can hang on a connection that
+// never answers (its S3 client has a 24 h timeout) while holding the sync
+// lock, and nothing short of a restart frees it.
+func wedgeAfter(syncInterval time.Duration) time.Duration {
+	return max(5*time.Minute, 10*syncInterval)
 }
 
 // set changes the state name; it reports whether it changed, so that the
@@ -76,6 +87,9 @@ func (s *state) wrote(level int, maxTXID ltx.TXID, err error, at time.Time) {
 func (s *state) observe(local, remote ltx.TXID, oldest, now time.Time) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if remote > s.replicaTXID || local <= remote || s.progressAt.IsZero() {
+		s.progressAt = now
+	}
 	s.localTXID, s.replicaTXID = local, remote
 	if local <= remote {
 		s.behindSince = time.Time{}
@@ -170,6 +184,7 @@ func (s *state) status() telemetry.Status {
 	}
 	st := telemetry.Status{
 		Ready: ready, Reason: reason, State: s.name, DBPath: s.dbPath, ReplicaURL: s.url,
+		Wedged: s.wedgedLocked(now),
 	}
 	if s.localTXID != 0 {
 		st.LocalTXID = s.localTXID.String()
@@ -201,4 +216,17 @@ func (s *state) status() telemetry.Status {
 		}
 	}
 	return st
+}
+
+// wedgedLocked returns why the sidecar is wedged, "" when it is not:
+// initialised, behind the local database, and no replica progress for
+// wedgeAfter.
+func (s *state) wedgedLocked(now time.Time) string {
+	if !s.initialised || s.localTXID <= s.replicaTXID || s.progressAt.IsZero() {
+		return ""
+	}
+	if d := now.Sub(s.progressAt); d > wedgeAfter(s.cfgSync) {
+		return fmt.Sprintf("no replication progress for %s while behind (local %s, replica %s)", d.Round(time.Second), s.localTXID, s.replicaTXID)
+	}
+	return ""
 }

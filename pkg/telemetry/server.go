@@ -27,6 +27,9 @@ type Status struct {
 	LeaseHolder     string     `json:"lease_holder,omitempty"`
 	LeaseExpires    *time.Time `json:"lease_expires,omitempty"`
 	Restore         any        `json:"restore,omitempty"` // the restore marker, when present
+	// Wedged says why the process is stuck ("" when it is not); /healthz
+	// answers 503 with it so that the liveness probe restarts the sidecar.
+	Wedged string `json:"wedged,omitempty"`
 }
 
 // StatusFunc returns the current status; it must be cheap and safe to call
@@ -52,6 +55,10 @@ func Listen(addr string, m *Metrics, status StatusFunc, logger *slog.Logger) (*S
 		MaxRequestsInFlight: 4,
 	}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if s := status(); s.Wedged != "" {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "wedged", "reason": s.Wedged})
+			return
+		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "alive"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
