@@ -13,6 +13,7 @@ import (
 	"github.com/litestream-sidecar/litestream-sidecar/internal/cli"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/config"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/restore"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
 )
 
 // terminationLog is where Kubernetes reads a container's last words
@@ -52,7 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		if f, ferr := os.OpenFile(terminationLog, os.O_WRONLY|os.O_TRUNC, 0); ferr == nil {
-			io.WriteString(f, cli.OneLine(err)+"\n")
+			io.WriteString(f, sysexit.OneLine(err)+"\n")
 			f.Close()
 		}
 		return c.Fail(stderr, err)

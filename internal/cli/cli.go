@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/config"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
@@ -107,12 +106,7 @@ func (c *Command) Usage(w io.Writer) {
 // Fail prints err as the one line an operator reads and returns its code.
 func (c *Command) Fail(stderr io.Writer, err error) int {
 	code := sysexit.Code(err)
-	line := OneLine(err)
+	line := sysexit.OneLine(err)
 	fmt.Fprintf(stderr, "%s: error (exit %d, %s): %s\n", c.Name, code, sysexit.Name(code), line)
 	return code
-}
-
-// OneLine flattens a (joined) error into a single line.
-func OneLine(err error) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
 }

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -95,13 +94,8 @@ func Classify(err error) error {
 	if resp.StatusCode == 403 {
 		return sysexit.New(sysexit.NoPerm, fmt.Errorf("%w: HTTP 403 %s", ErrDenied, resp.Code))
 	}
-	return sysexit.New(sysexit.Unavailable, fmt.Errorf("%w: %s", ErrUnreachable, oneLine(err)))
+	return sysexit.New(sysexit.Unavailable, fmt.Errorf("%w: %s", ErrUnreachable, sysexit.OneLine(err)))
 }
 
 // Retryable reports whether a classified error may go away by itself.
 func Retryable(err error) bool { return errors.Is(err, ErrUnreachable) }
-
-// oneLine keeps an error to one line: operators read it in kubectl describe.
-func oneLine(err error) string {
-	return strings.Join(strings.Fields(err.Error()), " ")
-}

@@ -32,14 +32,13 @@ func (e *Error) Error() string { return fmt.Sprintf("invalid %s: %s", e.Name, e.
 // Loader binds the settings of one mode to a flag set and, after the flag
 // set is parsed, builds the Config from flags, environment and defaults.
 type Loader struct {
-	mode  Mode
 	flags map[string]*flagValue // by environment variable name
 }
 
 // Bind registers a flag for every setting mode uses (and NAME-file for
 // secrets) on fs, and returns the Loader that reads them back.
 func Bind(fs *flag.FlagSet, mode Mode) *Loader {
-	l := &Loader{mode: mode, flags: map[string]*flagValue{}}
+	l := &Loader{flags: map[string]*flagValue{}}
 	for _, s := range settings {
 		if s.modes&mode == 0 {
 			continue

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/benbjohnson/litestream"
 	"github.com/minio/minio-go/v7"
 	"github.com/superfly/ltx"
 
@@ -56,8 +55,7 @@ const walHeaderSize = 32
 // local L0 LTX file Litestream wrote. No local state means nothing to
 // compare (a fresh or restored database): not broken.
 func CheckContinuity(dbPath string) (Continuity, error) {
-	dir, name := filepath.Split(dbPath)
-	l0 := filepath.Join(dir, "."+name+litestream.MetaDirSuffix, "ltx", "0")
+	l0 := filepath.Join(MetaDir(dbPath), "ltx", "0")
 	entries, err := os.ReadDir(l0)
 	if errors.Is(err, os.ErrNotExist) {
 		return Continuity{}, nil
@@ -216,8 +214,7 @@ func Rebaseline(ctx context.Context, cfg *config.Config, logger *slog.Logger) (s
 		dest = fmt.Sprintf("s3://%s/%s/%s/%s", loc.Bucket, loc.Prefix, HistoryDir, stamp)
 		logger.Info("replica history moved aside", "objects", moved, "to", dest)
 	}
-	dir, name := filepath.Split(cfg.DBPath)
-	if err := os.RemoveAll(filepath.Join(dir, "."+name+litestream.MetaDirSuffix)); err != nil {
+	if err := os.RemoveAll(MetaDir(cfg.DBPath)); err != nil {
 		return dest, fmt.Errorf("remove local litestream state: %w", err)
 	}
 	return dest, nil

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/benbjohnson/litestream"
 )
 
 // Marker is what the init container leaves beside the database for the
@@ -37,6 +39,13 @@ const (
 func MarkerPath(dbPath string) string {
 	dir, name := filepath.Split(dbPath)
 	return filepath.Join(dir, "."+name+"-sidecar-restore.json")
+}
+
+// MetaDir is Litestream's local state directory beside dbPath
+// (.<name>-litestream), which holds its local LTX files.
+func MetaDir(dbPath string) string {
+	dir, name := filepath.Split(dbPath)
+	return filepath.Join(dir, "."+name+litestream.MetaDirSuffix)
 }
 
 // WriteMarker writes m atomically (temp file, fsync, rename).

@@ -95,8 +95,7 @@ func remotePos(ctx context.Context, client litestream.ReplicaClient) (ltx.TXID, 
 // is no local state. Read from the names, without a Litestream DB object,
 // so that nothing caches it before a rebaseline removes that state.
 func localPos(dbPath string) (ltx.TXID, error) {
-	dir, name := filepath.Split(dbPath)
-	ents, err := os.ReadDir(filepath.Join(dir, "."+name+litestream.MetaDirSuffix, "ltx", "0"))
+	ents, err := os.ReadDir(filepath.Join(replica.MetaDir(dbPath), "ltx", "0"))
 	if errors.Is(err, os.ErrNotExist) {
 		return 0, nil
 	} else if err != nil {

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/benbjohnson/litestream"
 	"github.com/superfly/ltx"
 
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/replica"
@@ -25,9 +24,9 @@ func localPosition(dbPath, url string) ltx.TXID {
 	if m, err := replica.ReadMarker(dbPath); err == nil && m.ReplicaURL == url {
 		pos = ltx.TXID(m.TXID)
 	}
-	levels, _ := os.ReadDir(filepath.Join(metaDir(dbPath), "ltx"))
+	levels, _ := os.ReadDir(filepath.Join(replica.MetaDir(dbPath), "ltx"))
 	for _, lvl := range levels {
-		ents, _ := os.ReadDir(filepath.Join(metaDir(dbPath), "ltx", lvl.Name()))
+		ents, _ := os.ReadDir(filepath.Join(replica.MetaDir(dbPath), "ltx", lvl.Name()))
 		for _, e := range ents {
 			if _, max, err := ltx.ParseFilename(e.Name()); err == nil && max > pos {
 				pos = max
@@ -35,12 +34,6 @@ func localPosition(dbPath, url string) ltx.TXID {
 		}
 	}
 	return pos
-}
-
-// metaDir is Litestream's directory beside the database.
-func metaDir(dbPath string) string {
-	dir, name := filepath.Split(dbPath)
-	return filepath.Join(dir, "."+name+litestream.MetaDirSuffix)
 }
 
 // moveAside renames the stale database, its -wal and -shm, Litestream's
@@ -54,7 +47,7 @@ func moveAside(dbPath string, logger *slog.Logger) (string, error) {
 		{dbPath, aside},
 		{dbPath + "-wal", aside + "-wal"},
 		{dbPath + "-shm", aside + "-shm"},
-		{metaDir(dbPath), aside + ".litestream"},
+		{replica.MetaDir(dbPath), aside + ".litestream"},
 		{replica.MarkerPath(dbPath), aside + ".restore.json"},
 	}
 	for _, m := range moves {

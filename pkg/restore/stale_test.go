@@ -43,7 +43,7 @@ func TestLocalPosition(t *testing.T) {
 				}
 			}
 			for lvl, names := range tc.files {
-				dir := filepath.Join(metaDir(dbPath), "ltx", lvl)
+				dir := filepath.Join(replica.MetaDir(dbPath), "ltx", lvl)
 				if err := os.MkdirAll(dir, 0o755); err != nil {
 					t.Fatal(err)
 				}
@@ -65,7 +65,7 @@ func TestLocalPosition(t *testing.T) {
 func TestMoveAside(t *testing.T) {
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "app.db")
-	for _, p := range []string{dbPath, dbPath + "-wal", dbPath + "-shm", replica.MarkerPath(dbPath), filepath.Join(metaDir(dbPath), "ltx", "0", "x")} {
+	for _, p := range []string{dbPath, dbPath + "-wal", dbPath + "-shm", replica.MarkerPath(dbPath), filepath.Join(replica.MetaDir(dbPath), "ltx", "0", "x")} {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -77,7 +77,7 @@ func TestMoveAside(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{dbPath, dbPath + "-wal", dbPath + "-shm", replica.MarkerPath(dbPath), metaDir(dbPath)} {
+	for _, p := range []string{dbPath, dbPath + "-wal", dbPath + "-shm", replica.MarkerPath(dbPath), replica.MetaDir(dbPath)} {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
 			t.Errorf("%s still exists after moveAside", p)
 		}

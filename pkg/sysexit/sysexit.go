@@ -6,6 +6,7 @@ package sysexit
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Exit codes. Each one is a thing an operator must tell apart.
@@ -53,6 +54,11 @@ func Code(err error) int {
 		return e.Code
 	}
 	return Failure
+}
+
+// OneLine flattens a (joined) error into the single line an operator reads.
+func OneLine(err error) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
 }
 
 // Name is the short name of a code, for logs and the restore marker.

@@ -12,6 +12,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	_ "modernc.org/sqlite" // Litestream's driver: writes while the library replicates the file
+
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/replica"
 )
 
 // Results is bench/results.json.
@@ -224,7 +226,7 @@ func removeSource(path string) {
 	for _, p := range []string{path, path + "-wal", path + "-shm"} {
 		os.Remove(p)
 	}
-	os.RemoveAll(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+"-litestream"))
+	os.RemoveAll(replica.MetaDir(path))
 }
 
 // removePrefix frees MinIO's disk between cases.
