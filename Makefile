@@ -33,7 +33,9 @@ test: tools
 lint: $(TOOLS)/staticcheck
 	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt would change: $$bad"; exit 1; fi
 	go vet ./...
+	go vet -tags faults ./internal/faults
 	$(TOOLS)/staticcheck ./...
+	$(TOOLS)/staticcheck -tags faults ./internal/faults
 
 ## demo: local MinIO, sample database, replicate, SIGTERM, delete, restore, report
 demo: build tools

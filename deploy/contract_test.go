@@ -287,29 +287,5 @@ func write(t *testing.T, db *sql.DB, from, to int) {
 	}
 }
 
-func rows(t *testing.T, path string) []string {
-	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	rs, err := db.Query(`SELECT id, body FROM items ORDER BY id`)
-	if err != nil {
-		t.Fatalf("read %s: %v", path, err)
-	}
-	defer rs.Close()
-	var out []string
-	for rs.Next() {
-		var id int
-		var body string
-		if err := rs.Scan(&id, &body); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, fmt.Sprintf("%d:%s", id, body))
-	}
-	if err := rs.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
+// rows is testenv.Rows, the name every test here uses.
+var rows = testenv.Rows

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -67,17 +66,8 @@ func TestCrashSidecarKill(t *testing.T) {
 	if err := waitReady(addr, time.Minute); err != nil {
 		t.Errorf("sidecar not ready before the final stop: %v", err)
 	}
-	if code, err := sc.Signal(syscall.SIGTERM, time.Minute); err != nil || code != 0 {
-		failures++
-		t.Errorf("final SIGTERM: exit %d, %v: %.500s", code, err, sc.Output())
-	}
-	out := filepath.Join(t.TempDir(), "final.db")
-	r := e.restore(out, e.m.Endpoint, 2*time.Minute)
-	got, err := seq(out)
-	if r.Code != 0 || err != nil || got != local {
-		failures++
-		t.Errorf("final restore: exit %d, %v, %d rows, local has %d", r.Code, err, got, local)
-	}
+	got, f := e.stopAndCompare(sc, local)
+	failures += f
 	e.noSecret()
 	record("crash: sidecar SIGKILL at random moments", n, failures,
 		fmt.Sprintf("%d mid-way restores; acked %d; final %d rows == local %d", restores, acked, got, local))
@@ -111,17 +101,8 @@ func TestCrashWriterKill(t *testing.T) {
 	if err != nil {
 		t.Fatalf("local database after writer kills: %v", err)
 	}
-	if code, err := sc.Signal(syscall.SIGTERM, time.Minute); err != nil || code != 0 {
-		failures++
-		t.Errorf("SIGTERM: exit %d, %v: %.500s", code, err, sc.Output())
-	}
-	out := filepath.Join(t.TempDir(), "final.db")
-	r := e.restore(out, e.m.Endpoint, 2*time.Minute)
-	got, err := seq(out)
-	if r.Code != 0 || err != nil || got != local {
-		failures++
-		t.Errorf("final restore: exit %d, %v, %d rows, local has %d", r.Code, err, got, local)
-	}
+	got, f := e.stopAndCompare(sc, local)
+	failures += f
 	e.noSecret()
 	record("crash: writer SIGKILL at random moments", n, failures, fmt.Sprintf("final %d rows == local %d", got, local))
 }

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -265,4 +266,24 @@ func (e *env) listing() string {
 		fmt.Fprintf(&b, "  %s %d %s\n", obj.LastModified.UTC().Format("15:04:05.000"), obj.Size, obj.Key)
 	}
 	return b.String()
+}
+
+// stopAndCompare stops the sidecar with SIGTERM (exit 0 expected), restores
+// into a fresh path and compares the row count with the local database's.
+// It returns the restored count and the failures it reported.
+func (e *env) stopAndCompare(sc *testenv.Process, local int64) (int64, int) {
+	e.t.Helper()
+	failures := 0
+	if code, err := sc.Signal(syscall.SIGTERM, time.Minute); err != nil || code != 0 {
+		failures++
+		e.t.Errorf("final SIGTERM: exit %d, %v: %.500s", code, err, sc.Output())
+	}
+	out := filepath.Join(e.t.TempDir(), "final.db")
+	r := e.restore(out, e.m.Endpoint, 2*time.Minute)
+	got, err := seq(out)
+	if r.Code != 0 || err != nil || got != local {
+		failures++
+		e.t.Errorf("final restore: exit %d, %v, %d rows, local has %d", r.Code, err, got, local)
+	}
+	return got, failures
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -128,17 +127,7 @@ func TestReplicateNetworkFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code, err := sc.Signal(syscall.SIGTERM, time.Minute); err != nil || code != 0 {
-		t.Errorf("SIGTERM: exit %d, %v", code, err)
-	}
-	out := filepath.Join(t.TempDir(), "app.db")
-	r := e.restore(out, e.m.Endpoint, 2*time.Minute)
-	got, err := seq(out)
-	failures := 0
-	if r.Code != 0 || err != nil || got != local {
-		failures++
-		t.Errorf("final restore: exit %d, %v, %d rows, local %d", r.Code, err, got, local)
-	}
+	got, failures := e.stopAndCompare(sc, local)
 	record("replicate: all faults, then clean stop and restore", 1, failures, fmt.Sprintf("%d rows == local %d", got, local))
 	e.noSecret()
 }
