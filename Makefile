@@ -36,6 +36,7 @@ lint: $(TOOLS)/staticcheck
 	go vet -tags faults ./internal/faults
 	$(TOOLS)/staticcheck ./...
 	$(TOOLS)/staticcheck -tags faults ./internal/faults
+	go vet -tags image,kubectl ./deploy
 
 ## demo: local MinIO, sample database, replicate, SIGTERM, delete, restore, report
 demo: build tools

@@ -8,6 +8,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 oci="$(realpath "${1:-dist/image.oci}")"
 IMAGE_OCI="$oci" IMAGE_VERSION="${IMAGE_VERSION:-}" \
-	go test -count=1 -timeout 15m -run '^TestImage$' -v ./deploy/ 2>&1 |
+	go test -tags image -count=1 -timeout 15m -run '^TestImage$' -v ./deploy/ 2>&1 |
 	grep -v '^=== ' 
 exit "${PIPESTATUS[0]}"

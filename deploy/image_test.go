@@ -1,3 +1,5 @@
+//go:build image
+
 package deploy_test
 
 import (
@@ -73,7 +75,7 @@ func (o ociImage) platforms(t *testing.T) []ociDescriptor {
 func TestImage(t *testing.T) {
 	dir := os.Getenv("IMAGE_OCI")
 	if dir == "" {
-		t.Skip("IMAGE_OCI not set: run `make image-check` (builds the image, then this test)")
+		t.Fatal("IMAGE_OCI not set: run `make image-check` (builds the image, then this test)")
 	}
 	o := ociImage{dir: dir}
 	extracted := map[string]string{}

@@ -2,7 +2,6 @@ package deploy_test
 
 import (
 	"net"
-	"os/exec"
 	"path"
 	"slices"
 	"strconv"
@@ -12,8 +11,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-
-	"github.com/litestream-sidecar/litestream-sidecar/deploy"
 )
 
 // The sidecar's real endpoints (pkg/telemetry/server.go).
@@ -268,27 +265,6 @@ func checkMonitoring(t *testing.T, r *rendered, replicate *corev1.Container) {
 	for _, want := range []string{"ReplicationLag", "SyncErrors", "LeaseLost", "NotReady"} {
 		if !slices.ContainsFunc(alerts, func(a string) bool { return strings.HasSuffix(a, want) }) {
 			t.Errorf("no alert for %s among %v", want, alerts)
-		}
-	}
-}
-
-// TestKubectlAgrees: what the tests check is what `kubectl kustomize` (the
-// README's command) renders. Runs only where kubectl is installed.
-func TestKubectlAgrees(t *testing.T) {
-	if _, err := exec.LookPath("kubectl"); err != nil {
-		t.Skip("kubectl not installed; deploy.Kustomize is the same library")
-	}
-	for _, example := range []string{"overseerr", "overseerr-vault"} {
-		want, err := exec.Command("kubectl", "kustomize", "k8s/"+example).Output()
-		if err != nil {
-			t.Fatalf("kubectl kustomize k8s/%s: %v", example, err)
-		}
-		got, err := deploy.Kustomize("k8s/" + example)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(got) != string(want) {
-			t.Errorf("%s: deploy.Kustomize and kubectl kustomize differ:\n--- kubectl\n%s\n--- ours\n%s", example, want, got)
 		}
 	}
 }
