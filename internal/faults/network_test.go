@@ -94,41 +94,65 @@ func TestReplicateNetworkFaults(t *testing.T) {
 	p := proxy(t, e.m.Addr)
 	endpoint := "http://" + p.Addr()
 	w := e.startWriter(100)
-	sc, addr := e.startSidecar(endpoint, "SYNC_INTERVAL=200ms")
+	// A stall guard of 3 s instead of 30 s keeps the scenario short; the
+	// blackhole swallows bytes in flight, so only the guard can end a
+	// request caught in it.
+	sc, addr := e.startSidecar(endpoint, "SYNC_INTERVAL=200ms", "S3_STALL_TIMEOUT=3s")
 	if err := waitReady(addr, time.Minute); err != nil {
 		t.Fatalf("sidecar not ready: %v: %s", err, sc.Output())
 	}
-	for _, f := range []struct {
+	faults := []struct {
 		name string
 		set  func()
+		// loud: replication stops, so the sidecar must say so on /readyz.
+		loud bool
 	}{
-		{"replicate: blackhole for 10 s", func() { p.SetMode(faultproxy.Blackhole) }},
-		{"replicate: resets after 4 KiB for 10 s", func() { p.SetMode(faultproxy.Reset); p.SetResetAfter(4 << 10) }},
-		{"replicate: 200 ms latency for 10 s", func() { p.SetLatency(200 * time.Millisecond) }},
-		{"replicate: 100 KB/s for 10 s", func() { p.SetBandwidth(100 << 10) }},
-	} {
-		failures := 0
-		f.set()
-		time.Sleep(10 * time.Second)
-		p.SetMode(faultproxy.Pass)
-		p.SetLatency(0)
-		p.SetBandwidth(0)
-		if ok, code := sc.Exited(); ok {
-			t.Fatalf("%s: sidecar exited %d: %s", f.name, code, sc.Output())
+		{"replicate: blackhole for 10 s", func() { p.SetMode(faultproxy.Blackhole) }, true},
+		{"replicate: resets after 4 KiB for 10 s", func() { p.SetMode(faultproxy.Reset); p.SetResetAfter(4 << 10) }, true},
+		{"replicate: 200 ms latency for 10 s", func() { p.SetLatency(200 * time.Millisecond) }, false},
+		{"replicate: 100 KB/s for 10 s", func() { p.SetBandwidth(100 << 10) }, false},
+	}
+	rounds := iterations(3)
+	failures := make([]int, len(faults))
+	notes := make([][]string, len(faults))
+	for round := range rounds {
+		for i, f := range faults {
+			f.set()
+			unready := false
+			for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+				var v map[string]any
+				if code, err := getJSON("http://"+addr+"/readyz", &v); err == nil && code == 503 {
+					unready = true
+				}
+			}
+			p.SetMode(faultproxy.Pass)
+			p.SetLatency(0)
+			p.SetBandwidth(0)
+			lifted := time.Now()
+			if ok, code := sc.Exited(); ok {
+				t.Fatalf("%s: sidecar exited %d: %s", f.name, code, sc.Output())
+			}
+			if f.loud && !unready {
+				failures[i]++
+				t.Errorf("%s, round %d: /readyz stayed 200 while nothing could be shipped", f.name, round)
+			}
+			if err := waitSynced(addr, 2*time.Minute); err != nil {
+				failures[i]++
+				t.Errorf("%s, round %d: did not catch up after the fault lifted: %v", f.name, round, err)
+			}
+			notes[i] = append(notes[i], fmt.Sprintf("%t/%.1fs", unready, time.Since(lifted).Seconds()))
 		}
-		if err := waitSynced(addr, 2*time.Minute); err != nil {
-			failures++
-			t.Errorf("%s: did not catch up after the fault lifted: %v", f.name, err)
-		}
-		record(f.name, 1, failures, "caught up after the fault lifted")
+	}
+	for i, f := range faults {
+		record(f.name, rounds, failures[i], "unready during / caught up after: "+strings.Join(notes[i], ", "))
 	}
 	w.Kill()
 	local, err := seq(e.dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, failures := e.stopAndCompare(sc, local)
-	record("replicate: all faults, then clean stop and restore", 1, failures, fmt.Sprintf("%d rows == local %d", got, local))
+	got, f := e.stopAndCompare(sc, local)
+	record("replicate: all faults, then clean stop and restore", 1, f, fmt.Sprintf("%d rows == local %d", got, local))
 	e.noSecret()
 }
 

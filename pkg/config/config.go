@@ -71,6 +71,7 @@ type Config struct {
 	SyncInterval     time.Duration `env:"SYNC_INTERVAL" envDefault:"1s" mode:"s" help:"how often the WAL is shipped to the replica"`
 	SnapshotInterval time.Duration `env:"SNAPSHOT_INTERVAL" envDefault:"24h" mode:"s" help:"how often a full snapshot is written"`
 	Retention        time.Duration `env:"RETENTION" envDefault:"72h" mode:"s" help:"how long snapshots are kept"`
+	S3StallTimeout   time.Duration `env:"S3_STALL_TIMEOUT" envDefault:"30s" mode:"s" help:"abort a replica request that moves no bytes for this long, and retry it on a fresh connection"`
 	ShutdownTimeout  time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"25s" mode:"s" help:"final-sync budget after SIGTERM; keep it below the orchestrator's grace period"`
 	Lease            bool          `env:"LEASE" envDefault:"true" mode:"s" help:"hold a single-writer lease on the replica prefix"`
 }

@@ -163,6 +163,7 @@ func (c *Config) Validate(mode Mode) error {
 		positive(bad, "SNAPSHOT_INTERVAL", c.SnapshotInterval)
 		positive(bad, "RETENTION", c.Retention)
 		positive(bad, "SHUTDOWN_TIMEOUT", c.ShutdownTimeout)
+		positive(bad, "S3_STALL_TIMEOUT", c.S3StallTimeout)
 	}
 	if len(errs) == 0 {
 		return nil

@@ -171,7 +171,7 @@ func (r *runner) start(ctx context.Context) error {
 		logger.Info("no lease for a file:// replica: single writer is up to you")
 	}
 
-	raw := replica.NewClient(cfg, logger)
+	raw := replica.WithStallTimeout(replica.NewClient(cfg, logger), cfg.S3StallTimeout)
 	client := &observedClient{ReplicaClient: raw, onWrite: st.wrote}
 	if r.lease != nil {
 		client.allow = func() error {
