@@ -37,7 +37,7 @@ func TestCrashSidecarKill(t *testing.T) {
 		}
 		time.Sleep(time.Duration(rand.IntN(300)) * time.Millisecond)
 		sc.Kill()
-		e.outs = append(e.outs, sc.Output())
+		e.saw(sc.Output())
 		if i%10 == 9 {
 			restores++
 			out := filepath.Join(t.TempDir(), "app.db")

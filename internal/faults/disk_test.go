@@ -26,7 +26,7 @@ func TestDisk(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "app.db")
 		env := append(e.vars(e.m.Endpoint), "DB_PATH="+out)
 		r := testenv.Exec(t, 2*time.Minute, "prlimit", env, "--fsize=1048576", "--", filepath.Join(e.bin, "restore"))
-		e.outs = append(e.outs, r.Output())
+		e.saw(r.Output())
 		if r.Code != 73 || exists(out) || clean(r.Stderr) != nil {
 			failures++
 			t.Errorf("run %d with a 1 MiB file size limit: exit %d (want 73), file left %v: %s", i, r.Code, exists(out), r.Stderr)
@@ -53,7 +53,7 @@ func TestDisk(t *testing.T) {
 		cmd.Env = append(e.vars(e.m.Endpoint), "DB_PATH="+out)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 		b, _ := cmd.CombinedOutput()
-		e.outs = append(e.outs, string(b))
+		e.saw(string(b))
 		if code := cmd.ProcessState.ExitCode(); code != 73 || exists(out) || clean(string(b)) != nil {
 			failures++
 			t.Errorf("run %d into a directory nobody may write: exit %d (want 73): %s", i, code, b)

@@ -7,6 +7,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,7 +100,36 @@ type env struct {
 	writer string
 	dbPath string
 	url    string
-	outs   []string // every output seen, for the secret check
+
+	mu       sync.Mutex
+	sidecars int
+	outs     []string // every output and HTTP body seen, for the secret check
+}
+
+// saw keeps an output for the secret check.
+func (e *env) saw(out string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.outs = append(e.outs, out)
+}
+
+// watchBodies fetches a sidecar's /status and /metrics every second while
+// it runs, so that the secret check covers what it serves too.
+func (e *env) watchBodies(p *testenv.Process, addr string) {
+	c := http.Client{Timeout: 2 * time.Second}
+	for {
+		if ok, _ := p.Exited(); ok {
+			return
+		}
+		for _, path := range []string{"/status", "/metrics"} {
+			if resp, err := c.Get("http://" + addr + path); err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				e.saw(string(b))
+			}
+		}
+		time.Sleep(time.Second)
+	}
 }
 
 func newEnv(t *testing.T, prefix string) *env {
@@ -123,7 +154,7 @@ func (e *env) restore(dbPath, endpoint string, timeout time.Duration, extra ...s
 	e.t.Helper()
 	v := append(e.vars(endpoint, extra...), "DB_PATH="+dbPath)
 	r := testenv.Exec(e.t, timeout, filepath.Join(e.bin, "restore"), v)
-	e.outs = append(e.outs, r.Output())
+	e.saw(r.Output())
 	return r
 }
 
@@ -136,7 +167,11 @@ func (e *env) startSidecar(endpoint string, extra ...string) (*testenv.Process, 
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	e.t.Cleanup(func() { p.Kill(); e.outs = append(e.outs, p.Output()) })
+	e.mu.Lock()
+	e.sidecars++
+	e.mu.Unlock()
+	go e.watchBodies(p, addr)
+	e.t.Cleanup(func() { p.Kill(); e.saw(p.Output()) })
 	if d := os.Getenv("FAULTS_LOG_DIR"); d != "" {
 		e.t.Cleanup(func() {
 			f, err := os.OpenFile(filepath.Join(d, e.t.Name()+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
@@ -163,10 +198,19 @@ func (e *env) startWriter(rate int) *testenv.Process {
 // noSecret fails the test when any output seen holds a credential.
 func (e *env) noSecret() {
 	e.t.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	bodies := 0
 	for _, o := range e.outs {
 		if strings.Contains(o, testenv.SecretKey) {
 			e.t.Errorf("an output holds the secret key: %.300s", o)
 		}
+		if strings.Contains(o, "litestream_sidecar_build_info") {
+			bodies++
+		}
+	}
+	if e.sidecars > 0 && bodies == 0 {
+		e.t.Errorf("the secret check saw no /metrics body from the %d sidecars started", e.sidecars)
 	}
 }
 

@@ -145,7 +145,7 @@ func TestBadLocalInput(t *testing.T) {
 		for _, b := range []string{"restore", "replicate"} {
 			env := append(e.vars(e.m.Endpoint), name+"=/"+huge)
 			res := testenv.Exec(t, time.Minute, filepath.Join(bin, b), env)
-			e.outs = append(e.outs, res.Output())
+			e.saw(res.Output())
 			if res.Code != 64 || len(res.Stderr) > 4096 || clean(res.Stderr) != nil {
 				failures++
 				t.Errorf("%s with a 100 KiB %s: exit %d, %d bytes of stderr (want 64, a short line)", b, name, res.Code, len(res.Stderr))

@@ -43,6 +43,10 @@ var errLeaseHeld = errors.New("lease held by another writer")
 // errLeaseLost: the lease object changed under us (another writer took it).
 var errLeaseLost = errors.New("lease lost to another writer")
 
+// errLeaseVanished: the lease object we hold is gone (If-Match on a
+// missing key).
+var errLeaseVanished = errors.New("lease object vanished")
+
 // leaseDoc is the lease object's content (Litestream's litestream.Lease).
 type leaseDoc struct {
 	Generation int64     `json:"generation"`
@@ -128,6 +132,12 @@ func (l *lease) renew(ctx context.Context) error {
 	}
 	doc.ExpiresAt = time.Now().Add(leaseTTL)
 	newTag, err := l.write(ctx, doc, etag)
+	if errors.Is(err, errLeaseVanished) {
+		// Our lease object was deleted (a wiped prefix): create it again,
+		// only if nobody else did meanwhile. The replica watcher decides
+		// separately whether the history went with it.
+		newTag, err = l.write(ctx, doc, "")
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if errors.Is(err, errLeaseLost) {
@@ -155,8 +165,8 @@ func (l *lease) release(ctx context.Context) error {
 	defer cancel()
 	doc.ExpiresAt = time.Now().Add(-time.Second)
 	_, err := l.write(ctx, doc, etag)
-	if errors.Is(err, errLeaseLost) {
-		return nil // someone else has it already: nothing of ours to release
+	if errors.Is(err, errLeaseLost) || errors.Is(err, errLeaseVanished) {
+		return nil // someone else has it already, or nobody: nothing of ours to release
 	}
 	return err
 }
@@ -219,6 +229,9 @@ func (l *lease) write(ctx context.Context, doc leaseDoc, etag string) (string, e
 	if err != nil {
 		if isPrecondition(err) {
 			return "", errLeaseLost
+		}
+		if etag != "" && minio.ToErrorResponse(err).Code == "NoSuchKey" {
+			return "", errLeaseVanished
 		}
 		return "", fmt.Errorf("write lease %s: %w", l.key(), bucket.Classify(err))
 	}

@@ -30,7 +30,11 @@
 //     while the sidecar was down, the replica's history is moved aside and
 //     the first sync is a full snapshot.
 //  4. replicating, until SIGTERM: a final sync within SHUTDOWN_TIMEOUT,
-//     the lease released, exit 0.
+//     the lease released, exit 0. Meanwhile the replica watcher (watch.go)
+//     checks every 10 s that the replica still holds our newest snapshot;
+//     when it does not (a wiped prefix, a store that lost its data) the
+//     sidecar starts a new history with a full snapshot (newHistory) and
+//     runs steps 1-3 again.
 package replicate
 
 import (
@@ -39,9 +43,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/benbjohnson/litestream"
+	"github.com/superfly/ltx"
 
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/bucket"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/config"
@@ -74,11 +80,15 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, signals <
 
 	r := &runner{cfg: cfg, logger: logger, st: st, signals: signals}
 	runErr := r.start(ctx)
+	for runErr == nil && r.store != nil && !r.stopRequested {
+		runErr = r.loop(ctx, serveErr)
+		if !errors.Is(runErr, ErrReplicaLost) {
+			break
+		}
+		runErr = r.newHistory(ctx, runErr)
+	}
 	if errors.Is(runErr, errStopped) {
 		runErr = nil
-	}
-	if runErr == nil && r.store != nil && !r.stopRequested {
-		runErr = r.loop(ctx, serveErr)
 	}
 	if runErr != nil {
 		// Log the state change now; the error itself is printed once by cmd.
@@ -103,6 +113,11 @@ type runner struct {
 	leaseLost bool
 	store     *litestream.Store
 	db        *litestream.DB
+
+	// watch checks that the replica keeps what we wrote (watch.go);
+	// resetting closes the upload gate while a lost history is replaced.
+	watch     *snapshotWatch
+	resetting atomic.Bool
 }
 
 // wait sleeps d; errStopped when a signal or ctx ends it first.
@@ -122,7 +137,7 @@ func (r *runner) wait(ctx context.Context, d time.Duration, what string) error {
 // r.store nil (and returns errStopped or nil) when stopped before that.
 func (r *runner) start(ctx context.Context) error {
 	cfg, logger, st := r.cfg, r.logger, r.st
-	if st.set(StateWaitingDB, "") {
+	if _, err := os.Stat(cfg.DBPath); err != nil && st.set(StateWaitingDB, "") {
 		logger.Info("waiting for the database to appear", "db", cfg.DBPath)
 	}
 	for waiting := true; waiting; {
@@ -163,23 +178,35 @@ func (r *runner) start(ctx context.Context) error {
 		lin.markErr = err
 	}
 
-	if cfg.Lease && cfg.Location().Scheme == "s3" {
+	switch {
+	case r.lease != nil: // a new history after a loss: the lease is ours already, or again
+		if err := r.waitLease(ctx); err != nil {
+			return err
+		}
+	case cfg.Lease && cfg.Location().Scheme == "s3":
 		if err := r.acquireLease(ctx); err != nil {
 			return err
 		}
-	} else if cfg.Lease {
+	case cfg.Lease:
 		logger.Info("no lease for a file:// replica: single writer is up to you")
 	}
 
 	raw := replica.WithStallTimeout(replica.NewClient(cfg, logger), cfg.S3StallTimeout)
-	client := &observedClient{ReplicaClient: raw, onWrite: st.wrote}
-	if r.lease != nil {
-		client.allow = func() error {
-			if r.lease.valid(time.Now()) {
-				return nil
-			}
+	r.watch = &snapshotWatch{client: raw}
+	client := &observedClient{ReplicaClient: raw, onWrite: func(level int, maxTXID ltx.TXID, err error, at time.Time) {
+		st.wrote(level, maxTXID, err, at)
+		if err == nil {
+			r.watch.uploaded(level, maxTXID)
+		}
+	}}
+	client.allow = func() error {
+		if r.resetting.Load() {
+			return fmt.Errorf("not writing: %w", errResetting)
+		}
+		if r.lease != nil && !r.lease.valid(time.Now()) {
 			return fmt.Errorf("not writing: %w", errLeaseNotValid)
 		}
+		return nil
 	}
 
 	// The guard runs under the lease, so nobody can move the replica
@@ -202,6 +229,9 @@ func (r *runner) start(ctx context.Context) error {
 		}
 	}
 
+	if err := r.ensureBase(ctx, raw); err != nil {
+		return err
+	}
 	if err := r.ensureContinuity(ctx); err != nil {
 		return err
 	}
@@ -217,6 +247,8 @@ func (r *runner) start(ctx context.Context) error {
 }
 
 var errLeaseNotValid = errors.New("single-writer lease not held or about to expire")
+
+var errResetting = errors.New("replacing a lost replica history")
 
 func (r *runner) checkLineage(ctx context.Context, client litestream.ReplicaClient, lin lineage) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -260,6 +292,56 @@ func (r *runner) ensureContinuity(ctx context.Context) error {
 	return nil
 }
 
+// ensureBase moves aside a replica left without a base (watch.go,
+// baseless), so that the first sync is a full snapshot instead of one
+// more increment nobody can restore.
+func (r *runner) ensureBase(ctx context.Context, client litestream.ReplicaClient) error {
+	bad, err := baseless(ctx, client)
+	if err != nil {
+		return fmt.Errorf("list %s: %w", r.st.url, err)
+	}
+	if !bad {
+		return nil
+	}
+	r.st.metrics.ReplicaLost.Inc()
+	r.logger.Error("the replica holds increments but no snapshot to restore them from (it was wiped while a sidecar ran, or altered): starting a new history with a full snapshot")
+	dest, err := replica.Rebaseline(ctx, r.cfg, r.logger)
+	if err != nil {
+		return fmt.Errorf("rebaseline %s: %w", r.st.url, err)
+	}
+	r.logger.Info("what the replica held was kept", "at", dest)
+	return nil
+}
+
+// newHistory replaces a lost replica history (ErrReplicaLost from the
+// watcher): loudly (an ERROR line, replica_lost_total, /status), then with
+// the upload gate closed it stops Litestream, moves aside whatever was
+// uploaded since the loss (increments without a base), drops Litestream's
+// local state and runs the start sequence again, so that the first sync is
+// a full snapshot of the database as it is. Nothing the app committed is
+// lost: it is all in the local database, which the snapshot carries.
+func (r *runner) newHistory(ctx context.Context, lost error) error {
+	st, logger := r.st, r.logger
+	st.metrics.ReplicaLost.Inc()
+	st.set(StateNewHistory, lost.Error())
+	logger.Error("replica history lost: starting a new one with a full snapshot", "error", lost.Error())
+	r.resetting.Store(true)
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	_ = r.store.Close(cctx) // its final sync is refused by the gate: nothing to add to a lost history
+	cancel()
+	r.store, r.db = nil, nil
+	st.mu.Lock()
+	st.initialised, st.lastSync, st.lastSyncErr = false, time.Time{}, nil
+	st.mu.Unlock()
+	dest, err := replica.Rebaseline(ctx, r.cfg, logger)
+	if err != nil {
+		return sysexit.New(sysexit.Unavailable, fmt.Errorf("%w; moving what is left aside failed: %w", lost, err))
+	}
+	logger.Info("what the replica held after the loss was kept", "at", dest)
+	r.resetting.Store(false)
+	return r.start(ctx)
+}
+
 // acquireLease waits until the lease is ours. Another holder means wait;
 // a SIGTERM while waiting exits 75: the app's commits were not replicated.
 func (r *runner) acquireLease(ctx context.Context) error {
@@ -280,6 +362,11 @@ func (r *runner) acquireLease(ctx context.Context) error {
 	r.st.mu.Lock()
 	r.st.lease = r.lease
 	r.st.mu.Unlock()
+	return r.waitLease(ctx)
+}
+
+// waitLease retries acquiring the lease until it is ours.
+func (r *runner) waitLease(ctx context.Context) error {
 	r.st.set(StateWaitingLease, "")
 	for {
 		err := r.lease.acquire(ctx)
@@ -322,8 +409,30 @@ func (r *runner) loop(ctx context.Context, serveErr <-chan error) error {
 	initialised := false
 	t := time.NewTicker(pollInterval)
 	defer t.Stop()
+	checks := time.NewTicker(replicaCheckInterval)
+	defer checks.Stop()
+	checked, checking := make(chan error, 1), false
 	for {
 		select {
+		case <-checks.C:
+			if initialised && !checking {
+				checking = true
+				go func() { checked <- r.watch.check(ctx) }()
+			}
+		case err := <-checked:
+			checking = false
+			switch {
+			case errors.Is(err, ErrReplicaLost):
+				return err
+			case errors.Is(err, errBucketMissing):
+				if st.setProblem(err.Error()) {
+					logger.Error("nothing can be replicated until the bucket is recreated", "error", err.Error())
+				}
+			case err == nil:
+				if st.setProblem("") {
+					logger.Info("replica bucket is back")
+				}
+			}
 		case <-ctx.Done():
 			return nil
 		case sig := <-r.signals:

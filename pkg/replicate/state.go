@@ -22,6 +22,7 @@ const (
 	StateWaitingLease    = "waiting_for_lease"
 	StateCheckingLineage = "checking_lineage"
 	StateLeaseLost       = "lease_lost"
+	StateNewHistory      = "starting_new_history"
 )
 
 // state is what the sidecar knows, shared between the run loop, the
@@ -42,6 +43,7 @@ type state struct {
 	wasReady    *bool     // readiness at the last readinessChange call
 	initialised bool      // the sidecar's own first sync initialised the DB
 	progressAt  time.Time // last time the replica advanced or was caught up
+	problem     string    // what the replica watcher found wrong, "" when fine
 	metrics     *telemetry.Metrics
 }
 
@@ -61,6 +63,16 @@ func (s *state) set(name, reason string) bool {
 	defer s.mu.Unlock()
 	changed := s.name != name || s.reason != reason
 	s.name, s.reason = name, reason
+	return changed
+}
+
+// setProblem records what the replica watcher found ("" for nothing);
+// it reports a change, so the caller logs once.
+func (s *state) setProblem(p string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	changed := s.problem != p
+	s.problem = p
 	return changed
 }
 
@@ -134,6 +146,9 @@ func (s *state) readyLocked(now time.Time) (bool, string) {
 			return false, s.reason
 		}
 		return false, "first sync to the replica not done yet"
+	}
+	if s.problem != "" {
+		return false, s.problem
 	}
 	if s.lease != nil && !s.lease.valid(now) {
 		return false, "single-writer lease not renewed (uploads paused): " + s.reasonOr("renewal failing")

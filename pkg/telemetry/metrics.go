@@ -24,6 +24,7 @@ type Metrics struct {
 	RestoreDuration prometheus.Gauge
 	RestoreInfo     *prometheus.GaugeVec
 	LineageRefused  prometheus.Gauge
+	ReplicaLost     prometheus.Counter
 }
 
 // NewMetrics creates and registers the series.
@@ -62,6 +63,10 @@ func NewMetrics() *Metrics {
 			Name: prometheus.BuildFQName(namespace, "", "lineage_refused"),
 			Help: "1 when the lineage guard refused to replicate: the replica holds a backup this database was not restored from.",
 		}),
+		ReplicaLost: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: prometheus.BuildFQName(namespace, "", "replica_lost_total"),
+			Help: "Times the replica was found without the history this sidecar wrote (wiped prefix, store data loss) and a new history was started with a full snapshot.",
+		}),
 	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        prometheus.BuildFQName(namespace, "", "build_info"),
@@ -70,6 +75,6 @@ func NewMetrics() *Metrics {
 	})
 	buildInfo.Set(1)
 	m.Registry.MustRegister(m.ReplicaLag, m.LastSyncSuccess, m.SyncErrors, m.LeaseHeld, m.Ready,
-		m.RestoreDuration, m.RestoreInfo, m.LineageRefused, buildInfo)
+		m.RestoreDuration, m.RestoreInfo, m.LineageRefused, m.ReplicaLost, buildInfo)
 	return m
 }
