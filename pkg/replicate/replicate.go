@@ -82,7 +82,7 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, signals <
 	runErr := r.start(ctx)
 	for runErr == nil && r.store != nil && !r.stopRequested {
 		runErr = r.loop(ctx, serveErr)
-		if !errors.Is(runErr, ErrReplicaLost) {
+		if !errors.Is(runErr, ErrReplicaLost) && !errors.Is(runErr, errDBReplaced) {
 			break
 		}
 		runErr = r.newHistory(ctx, runErr)
@@ -118,6 +118,29 @@ type runner struct {
 	// resetting closes the upload gate while a lost history is replaced.
 	watch     *snapshotWatch
 	resetting atomic.Bool
+	// dbFile is DB_PATH as replication started on it: a different file
+	// there later means the database was replaced (replaced, below).
+	dbFile os.FileInfo
+}
+
+// errDBReplaced: DB_PATH is now another file than the one replication
+// started on (the app, or an operator, moved a new database into place).
+// Litestream keeps reading the old file through its open handles while the
+// app writes the new one, so the replica silently stops following the app.
+var errDBReplaced = errors.New("database file replaced")
+
+// replaced checks DB_PATH against the file replication started on: an
+// error wrapping errDBReplaced when another file is there, a problem
+// string while there is none.
+func (r *runner) replaced() (problem string, err error) {
+	fi, err := os.Stat(r.cfg.DBPath)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("the database file %s is gone (%v): nothing to replicate until the app recreates it", r.cfg.DBPath, err), nil
+	case !os.SameFile(fi, r.dbFile):
+		return "", fmt.Errorf("%w: %s is a different file than the one replication started on", errDBReplaced, r.cfg.DBPath)
+	}
+	return "", nil
 }
 
 // wait sleeps d; errStopped when a signal or ctx ends it first.
@@ -165,6 +188,11 @@ func (r *runner) start(ctx context.Context) error {
 	if err := replica.CheckHeader(cfg.DBPath); err != nil {
 		return err
 	}
+	fi, err := os.Stat(cfg.DBPath)
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", cfg.DBPath, err)
+	}
+	r.dbFile = fi
 
 	lin := lineage{url: st.url}
 	if mk, err := replica.ReadMarker(cfg.DBPath); err == nil {
@@ -322,9 +350,13 @@ func (r *runner) ensureBase(ctx context.Context, client litestream.ReplicaClient
 // lost: it is all in the local database, which the snapshot carries.
 func (r *runner) newHistory(ctx context.Context, lost error) error {
 	st, logger := r.st, r.logger
-	st.metrics.ReplicaLost.Inc()
 	st.set(StateNewHistory, lost.Error())
-	logger.Error("replica history lost: starting a new one with a full snapshot", "error", lost.Error())
+	if errors.Is(lost, ErrReplicaLost) {
+		st.metrics.ReplicaLost.Inc()
+		logger.Error("replica history lost: starting a new one with a full snapshot", "error", lost.Error())
+	} else {
+		logger.Error("database replaced underneath the sidecar: keeping the old history aside and starting a new one with a full snapshot of the new file", "error", lost.Error())
+	}
 	r.resetting.Store(true)
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	_ = r.store.Close(cctx) // its final sync is refused by the gate: nothing to add to a lost history
@@ -425,11 +457,11 @@ func (r *runner) loop(ctx context.Context, serveErr <-chan error) error {
 			case errors.Is(err, ErrReplicaLost):
 				return err
 			case errors.Is(err, errBucketMissing):
-				if st.setProblem(err.Error()) {
+				if st.setProblem("replica", err.Error()) {
 					logger.Error("nothing can be replicated until the bucket is recreated", "error", err.Error())
 				}
 			case err == nil:
-				if st.setProblem("") {
+				if st.setProblem("replica", "") {
 					logger.Info("replica bucket is back")
 				}
 			}
@@ -456,6 +488,13 @@ func (r *runner) loop(ctx context.Context, serveErr <-chan error) error {
 				// the past, not an initialised DB.
 				initialised = initialSync(ctx, db, logger, st)
 				continue
+			}
+			problem, err := r.replaced()
+			if err != nil {
+				return err
+			}
+			if st.setProblem("db", problem) && problem != "" {
+				logger.Error("database file missing", "reason", problem)
 			}
 			local, err := db.Pos()
 			if err != nil {

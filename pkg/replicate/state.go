@@ -43,7 +43,7 @@ type state struct {
 	wasReady    *bool     // readiness at the last readinessChange call
 	initialised bool      // the sidecar's own first sync initialised the DB
 	progressAt  time.Time // last time the replica advanced or was caught up
-	problem     string    // what the replica watcher found wrong, "" when fine
+	problems    [2]string // what is wrong with the database file [0] and the replica [1]; "" when fine
 	metrics     *telemetry.Metrics
 }
 
@@ -66,13 +66,17 @@ func (s *state) set(name, reason string) bool {
 	return changed
 }
 
-// setProblem records what the replica watcher found ("" for nothing);
-// it reports a change, so the caller logs once.
-func (s *state) setProblem(p string) bool {
+// setProblem records what is wrong with "db" (the database file) or
+// "replica" ("" for nothing); it reports a change, so the caller logs once.
+func (s *state) setProblem(what, p string) bool {
+	i := 0
+	if what == "replica" {
+		i = 1
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	changed := s.problem != p
-	s.problem = p
+	changed := s.problems[i] != p
+	s.problems[i] = p
 	return changed
 }
 
@@ -147,8 +151,10 @@ func (s *state) readyLocked(now time.Time) (bool, string) {
 		}
 		return false, "first sync to the replica not done yet"
 	}
-	if s.problem != "" {
-		return false, s.problem
+	for _, p := range s.problems {
+		if p != "" {
+			return false, p
+		}
 	}
 	if s.lease != nil && !s.lease.valid(now) {
 		return false, "single-writer lease not renewed (uploads paused): " + s.reasonOr("renewal failing")
