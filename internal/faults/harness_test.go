@@ -102,7 +102,7 @@ type env struct {
 	url    string
 
 	mu       sync.Mutex
-	sidecars int // sidecars that ran over 5 s
+	sidecars int      // sidecars that ran over 5 s
 	outs     []string // every output and HTTP body seen, for the secret check
 }
 
