@@ -25,6 +25,11 @@ type Marker struct {
 	PositionTime time.Time `json:"position_time,omitzero"`     // when the restored position was written to the replica
 	Downloaded   int64     `json:"downloaded_bytes,omitempty"` // bytes read from the replica
 	MovedAside   string    `json:"moved_aside,omitempty"`      // where a stale local copy was moved
+	// L0Checksum is the file checksum (ltx.Checksum, hex) of the replica's
+	// L0 file ending at TXID, when there was one: the sidecar's lineage
+	// guard compares it with the replica's (checksum.go), so that the same
+	// position number in another writer's history is not taken for this one.
+	L0Checksum string `json:"l0_file_checksum,omitempty"`
 }
 
 // Outcomes recorded in a Marker.

@@ -28,37 +28,81 @@ type lineage struct {
 	local   ltx.TXID        // Litestream's local position (.<name>-litestream), 0 when none
 	marker  *replica.Marker // the restore marker, nil when absent
 	markErr error           // why the marker could not be read, when it exists but is bad
+
+	// The file checksum of the replica's L0 file ending at remote (0 when
+	// its newest file is a compacted one), and of the local L0 file of the
+	// same name (localOK false when there is none). See pkg/replica's
+	// checksum.go: equal, they prove the same history at remote.
+	remoteSum ltx.Checksum
+	localSum  ltx.Checksum
+	localOK   bool
 }
+
+// verdict is how the guard let the sidecar go on.
+type verdict int
+
+const (
+	viaEmpty  verdict = iota // the replica is empty
+	viaLocal                 // Litestream's local state holds the replica's position, same content
+	viaMarker                // the restore marker holds it; local state, if any, proves nothing
+)
 
 // check applies the rule (package doc, README "Lineage rule"). The local
 // database may replicate to a prefix that holds data only when it provably
 // descends from that data:
 //  1. the replica is empty, or
-//  2. Litestream's own local state shows this database already reached the
-//     replica's position (the same sidecar wrote it: a container restart), or
-//  3. the restore marker names this replica and a position at or above the
-//     replica's (init restored it, and nobody has written since).
+//  2. Litestream's own local state holds the very file that brought the
+//     replica to its position (same name, same file checksum: the same
+//     sidecar wrote it, or fetched it when it started), so this database
+//     is at or past that point of that history: a container restart, or
+//  3. the restore marker names this replica and exactly its position, with
+//     the same file there (init restored it, and nobody has written since).
 //
-// Anything else — no marker, a marker for another URL, a marker "new" while
-// the prefix now holds data, a marker below the replica — is refused.
-func (l lineage) check() error {
-	if l.remote == 0 || (l.local != 0 && l.local >= l.remote) {
-		return nil
+// Positions alone are not proof: two writers restored from one position
+// number their next transactions alike, so a sidecar whose local state is
+// "ahead" may hold another history at the same numbers. Anything else — no
+// marker, a marker for another URL, a marker "new" while the prefix now
+// holds data, a marker below the replica (another writer moved on) or above
+// it (the history it came from was replaced), a checksum that differs — is
+// refused.
+func (l lineage) check() (verdict, error) {
+	if l.remote == 0 {
+		return viaEmpty, nil
+	}
+	if l.local >= l.remote && l.localOK && l.localSum == l.remoteSum && l.remoteSum != 0 {
+		return viaLocal, nil
 	}
 	m := l.marker
 	switch {
 	case m == nil && l.markErr != nil:
-		return l.refuse(fmt.Sprintf("the restore marker is unreadable (%v)", l.markErr))
+		return 0, l.refuse(fmt.Sprintf("%sthe restore marker is unreadable (%v)", l.localWhy(), l.markErr))
 	case m == nil:
-		return l.refuse("there is no restore marker: the init step (restore) did not run for this database")
+		return 0, l.refuse(l.localWhy() + "there is no restore marker: the init step (restore) did not run for this database")
 	case m.ReplicaURL != l.url:
-		return l.refuse(fmt.Sprintf("the restore marker names another replica (%s)", m.ReplicaURL))
+		return 0, l.refuse(fmt.Sprintf("%sthe restore marker names another replica (%s)", l.localWhy(), m.ReplicaURL))
 	case m.Outcome == replica.OutcomeNew:
-		return l.refuse("restore found the prefix empty, but another writer has written to it since")
+		return 0, l.refuse(l.localWhy() + "restore found the prefix empty, but another writer has written to it since")
 	case ltx.TXID(m.TXID) < l.remote:
-		return l.refuse(fmt.Sprintf("it was restored at position %s and the replica has moved on since (another writer)", ltx.TXID(m.TXID)))
+		return 0, l.refuse(fmt.Sprintf("%sit was restored at position %s and the replica has moved on since (another writer)", l.localWhy(), ltx.TXID(m.TXID)))
+	case ltx.TXID(m.TXID) > l.remote:
+		return 0, l.refuse(fmt.Sprintf("%sit was restored at position %s, above the replica's: the history it came from was replaced since (another writer started a new one)", l.localWhy(), ltx.TXID(m.TXID)))
+	case m.L0Checksum != "" && m.L0Checksum != l.remoteSum.String():
+		return 0, l.refuse(fmt.Sprintf("%sit was restored at this position from a file with checksum %s, but the replica's file there now has checksum %s (another writer's history)", l.localWhy(), m.L0Checksum, l.remoteSum))
 	}
-	return nil
+	return viaMarker, nil
+}
+
+// localWhy says why Litestream's local state did not prove the lineage,
+// when there is local state at or above the replica's position.
+func (l lineage) localWhy() string {
+	switch {
+	case l.local < l.remote:
+		return ""
+	case !l.localOK:
+		return fmt.Sprintf("Litestream's local state (position %s) does not hold the replica's file at its position; ", l.local)
+	default:
+		return fmt.Sprintf("Litestream's local file at the replica's position has checksum %s, the replica's %s (another writer's history); ", l.localSum, l.remoteSum)
+	}
 }
 
 func (l lineage) refuse(why string) error {
@@ -68,26 +112,30 @@ func (l lineage) refuse(why string) error {
 		ErrLineage, l.url, l.remote, l.local, why))
 }
 
-// remotePos returns the highest TXID on the replica across all levels
-// (L0 files may have been compacted away).
-func remotePos(ctx context.Context, client litestream.ReplicaClient) (ltx.TXID, error) {
+// remoteTip returns a file holding the highest TXID on the replica across
+// all levels (L0 files may have been compacted away), nil when empty.
+func remoteTip(ctx context.Context, client litestream.ReplicaClient) (*ltx.FileInfo, error) {
 	if err := client.Init(ctx); err != nil {
-		return 0, err
+		return nil, err
 	}
-	var maxTXID ltx.TXID
+	var tip *ltx.FileInfo
 	for level := 0; level <= litestream.SnapshotLevel; level++ {
 		itr, err := client.LTXFiles(ctx, level, 0, false)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		for itr.Next() {
-			maxTXID = max(maxTXID, itr.Item().MaxTXID)
+			if it := itr.Item(); tip == nil || it.MaxTXID > tip.MaxTXID {
+				info := *it
+				info.Level = level
+				tip = &info
+			}
 		}
 		if err := errors.Join(itr.Err(), itr.Close()); err != nil {
-			return 0, err
+			return nil, err
 		}
 	}
-	return maxTXID, nil
+	return tip, nil
 }
 
 // localPos is Litestream's local position for dbPath: the highest TXID of

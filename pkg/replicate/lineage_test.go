@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/superfly/ltx"
+
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/replica"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
 )
@@ -15,6 +17,8 @@ func TestLineageRule(t *testing.T) {
 	mk := func(u, outcome string, txid uint64) *replica.Marker {
 		return &replica.Marker{ReplicaURL: u, Outcome: outcome, TXID: txid}
 	}
+	sum := func(m *replica.Marker, s ltx.Checksum) *replica.Marker { m.L0Checksum = s.String(); return m }
+	const ours, theirs = ltx.Checksum(0x8000000000000abc), ltx.Checksum(0x8000000000000def)
 	tests := []struct {
 		name   string
 		l      lineage
@@ -23,12 +27,18 @@ func TestLineageRule(t *testing.T) {
 		{"empty replica, no marker", lineage{url: url}, false},
 		{"empty replica, marker new", lineage{url: url, marker: mk(url, replica.OutcomeNew, 0)}, false},
 		{"fresh DB on a prefix with data (init skipped)", lineage{url: url, remote: 7}, true},
-		{"sidecar restart: local state at the replica", lineage{url: url, remote: 7, local: 7}, false},
-		{"sidecar restart, app wrote more: local ahead", lineage{url: url, remote: 7, local: 9}, false},
+		{"sidecar restart: local state at the replica", lineage{url: url, remote: 7, local: 7, remoteSum: ours, localSum: ours, localOK: true}, false},
+		{"sidecar restart, app wrote more: local ahead", lineage{url: url, remote: 7, local: 9, remoteSum: ours, localSum: ours, localOK: true}, false},
+		{"local ahead by number, another writer's content at the replica's position", lineage{url: url, remote: 7, local: 9, remoteSum: theirs, localSum: ours, localOK: true}, true},
+		{"local ahead by number, no local file at the replica's position", lineage{url: url, remote: 7, local: 9, remoteSum: theirs}, true},
+		{"local ahead, other content, but restored at exactly this position", lineage{url: url, remote: 7, local: 9, remoteSum: theirs, localSum: ours, localOK: true, marker: sum(mk(url, replica.OutcomeRestored, 7), theirs)}, false},
 		{"local state behind, no marker (another writer moved on)", lineage{url: url, remote: 7, local: 5}, true},
-		{"restored at the replica position", lineage{url: url, remote: 7, marker: mk(url, replica.OutcomeRestored, 7)}, false},
+		{"restored at the replica position", lineage{url: url, remote: 7, remoteSum: ours, marker: sum(mk(url, replica.OutcomeRestored, 7), ours)}, false},
+		{"restored at the replica position, marker without checksum (older restore)", lineage{url: url, remote: 7, remoteSum: ours, marker: mk(url, replica.OutcomeRestored, 7)}, false},
+		{"restored at this position number, but another writer's history is there now", lineage{url: url, remote: 7, remoteSum: theirs, marker: sum(mk(url, replica.OutcomeRestored, 7), ours)}, true},
+		{"restored above the replica (its history was replaced since)", lineage{url: url, remote: 3, remoteSum: theirs, marker: sum(mk(url, replica.OutcomeRestored, 7), ours)}, true},
 		{"restored, then the replica moved on", lineage{url: url, remote: 9, marker: mk(url, replica.OutcomeRestored, 7)}, true},
-		{"restored, restarted after replicating (marker below, local at replica)", lineage{url: url, remote: 9, local: 9, marker: mk(url, replica.OutcomeRestored, 7)}, false},
+		{"restored, restarted after replicating (marker below, local at replica)", lineage{url: url, remote: 9, local: 9, remoteSum: ours, localSum: ours, localOK: true, marker: mk(url, replica.OutcomeRestored, 7)}, false},
 		{"marker for another prefix", lineage{url: url, remote: 7, marker: mk("s3://b/other", replica.OutcomeRestored, 7)}, true},
 		{"marker new but the prefix now holds data", lineage{url: url, remote: 3, marker: mk(url, replica.OutcomeNew, 0)}, true},
 		{"present at the replica position", lineage{url: url, remote: 4, marker: mk(url, replica.OutcomePresent, 4)}, false},
@@ -36,7 +46,7 @@ func TestLineageRule(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := tt.l.check()
+			_, err := tt.l.check()
 			if (err != nil) != tt.refuse {
 				t.Fatalf("check() = %v, want refuse=%v", err, tt.refuse)
 			}

@@ -21,11 +21,12 @@
 //     restarts it, and it waits for the lease again).
 //  3. checking_lineage: the lineage guard (lineage.go). When the replica
 //     holds data, the local database must descend from it: Litestream's
-//     local state (.<name>-litestream/) is at or above the replica's
-//     position (a restart of this sidecar), or the restore marker written by
-//     `restore` names this REPLICA_URL at a position at or above the
-//     replica's. Otherwise the sidecar exits 65 without writing a byte: an
-//     empty or unrelated database never overwrites the backup.
+//     local state (.<name>-litestream/) holds the very L0 file that brought
+//     the replica to its position (a restart of this sidecar), or the
+//     restore marker written by `restore` names this REPLICA_URL at exactly
+//     the replica's position and file. Otherwise the sidecar exits 65
+//     without writing a byte: an empty, unrelated or diverged database
+//     never overwrites the backup.
 //     Then the WAL-continuity check (pkg/replica): if the app checkpointed
 //     while the sidecar was down, the replica's history is moved aside and
 //     the first sync is a full snapshot.
@@ -281,20 +282,47 @@ var errResetting = errors.New("replacing a lost replica history")
 func (r *runner) checkLineage(ctx context.Context, client litestream.ReplicaClient, lin lineage) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	remote, err := remotePos(ctx, client)
+	tip, err := remoteTip(ctx, client)
 	if err != nil {
 		return fmt.Errorf("list %s: %w", r.st.url, err)
 	}
+	var l0 *ltx.FileInfo
+	if tip != nil {
+		lin.remote = tip.MaxTXID
+		if l0, err = replica.L0Tip(ctx, client); err != nil {
+			return fmt.Errorf("list %s: %w", r.st.url, err)
+		}
+	}
+	if l0 != nil && l0.MaxTXID == lin.remote {
+		if lin.remoteSum, err = replica.RemoteFileChecksum(ctx, client, l0); err != nil {
+			return fmt.Errorf("read %s: %w", r.st.url, err)
+		}
+	}
 	local, err := localPos(r.cfg.DBPath)
+	if err == nil && lin.remoteSum != 0 && local >= lin.remote {
+		lin.localSum, lin.localOK, err = replica.LocalFileChecksum(r.cfg.DBPath, l0.MinTXID, l0.MaxTXID)
+	}
 	if err != nil {
 		// Unreadable local Litestream state proves nothing; decide on the marker.
-		r.logger.Warn("cannot read Litestream's local position", "error", err.Error())
+		r.logger.Warn("cannot read Litestream's local state", "error", err.Error())
 	}
-	lin.remote, lin.local = remote, local
-	if err := lin.check(); err != nil {
+	lin.local = local
+	how, err := lin.check()
+	if err != nil {
 		return err
 	}
-	r.logger.Info("lineage checked", "replica_txid", remote.String(), "local_txid", local.String())
+	if how == viaMarker && local != 0 {
+		// The database descends from the replica (the marker proves it),
+		// but Litestream's local state does not: left in place, Litestream
+		// would upload its files on top of the replica's history. Without
+		// it, the first sync is a snapshot.
+		r.logger.Warn("Litestream's local state does not match the replica: removing it, the first sync is a full snapshot",
+			"local_txid", local.String(), "replica_txid", lin.remote.String())
+		if err := os.RemoveAll(replica.MetaDir(r.cfg.DBPath)); err != nil {
+			return sysexit.New(sysexit.CantCreate, fmt.Errorf("remove Litestream's local state: %w", err))
+		}
+	}
+	r.logger.Info("lineage checked", "replica_txid", lin.remote.String(), "local_txid", local.String(), "checksum", lin.remoteSum.String())
 	return nil
 }
 

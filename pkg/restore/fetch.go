@@ -14,6 +14,7 @@ import (
 	"github.com/superfly/ltx"
 
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxrestore"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/replica"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/verify"
 )
@@ -41,6 +42,7 @@ const progressEvery = 2 * time.Second
 // fetched is what fetch produced at a temp path.
 type fetched struct {
 	TXID       ltx.TXID
+	L0Checksum ltx.Checksum // file checksum of the replica's L0 file ending at TXID; 0 when none
 	Time       time.Time
 	Downloaded int64 // bytes read from the replica
 	Size       int64 // bytes of the restored database
@@ -96,6 +98,13 @@ func fetch(ctx context.Context, src *source, target Target, out, mode string, lo
 		return f, sysexit.New(sysexit.CantCreate, err)
 	}
 	f.Size = st.Size()
+	if src.contents.LTX {
+		// For the marker: the sidecar's lineage guard proves with it that
+		// the replica still holds this history, not another writer's.
+		if f.L0Checksum, err = l0Checksum(ctx, src); err != nil {
+			return f, classifyRestore(ctx, fmt.Errorf("read the checksum of the restored position from %s: %w", src.url, err), sysexit.Unavailable)
+		}
+	}
 
 	checkStart := time.Now()
 	err = verify.Check(ctx, out, mode)
@@ -104,6 +113,20 @@ func fetch(ctx context.Context, src *source, target Target, out, mode string, lo
 		return f, classifyRestore(ctx, fmt.Errorf("restored from %s: %w", src.url, err), sysexit.DataErr)
 	}
 	return f, nil
+}
+
+// l0Checksum is the file checksum of the replica's L0 file ending at the
+// restored position; 0 when level 0 holds no such file.
+func l0Checksum(ctx context.Context, src *source) (ltx.Checksum, error) {
+	info := src.plan[len(src.plan)-1]
+	if info.Level != 0 || info.MaxTXID != src.txid {
+		tip, err := replica.L0Tip(ctx, src.client)
+		if err != nil || tip == nil || tip.MaxTXID != src.txid {
+			return 0, err
+		}
+		info = tip
+	}
+	return replica.RemoteFileChecksum(ctx, src.client, info)
 }
 
 // reportProgress logs bytes, MB/s and ETA every progressEvery until the

@@ -84,6 +84,9 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Ta
 	m := replica.Marker{ReplicaURL: url, TXID: uint64(res.TXID), Outcome: res.Outcome,
 		Duration: time.Since(start).Seconds(), Bytes: res.Bytes, Time: time.Now().UTC(),
 		PositionTime: f.Time, Downloaded: f.Downloaded, MovedAside: res.MovedAside}
+	if f.L0Checksum != 0 {
+		m.L0Checksum = f.L0Checksum.String()
+	}
 	if err := replica.WriteMarker(cfg.DBPath, m); err != nil {
 		return Result{}, sysexit.New(sysexit.CantCreate, err)
 	}

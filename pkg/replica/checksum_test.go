@@ -1,0 +1,97 @@
+package replica_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/litestream"
+	"github.com/benbjohnson/litestream/file"
+	_ "github.com/mattn/go-sqlite3"
+
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/replica"
+)
+
+// replicateRows writes rows tagged tag to a new database and replicates
+// each commit with the Litestream library to its own file:// replica,
+// one TXID per commit. It returns the database path and the replica.
+func replicateRows(t *testing.T, tag string, rows int) (string, *file.ReplicaClient) {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.db")
+	sqldb, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sqldb.Close()
+	if _, err := sqldb.Exec(`CREATE TABLE t (n INTEGER PRIMARY KEY, v TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	client := file.NewReplicaClient(filepath.Join(dir, "replica"))
+	db := litestream.NewDB(path)
+	db.Replica = litestream.NewReplicaWithClient(db, client)
+	db.Replica.MonitorEnabled = false
+	db.MonitorInterval = 0
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	for i := range rows {
+		if _, err := sqldb.Exec(`INSERT INTO t (v) VALUES (?)`, fmt.Sprintf("%s-%d-%d", tag, i, time.Now().UnixNano())); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Replica.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return path, client
+}
+
+// Two databases replicated the same number of times share TXIDs, not
+// files: the file checksums tell their histories apart, and each side's
+// local copy of its newest file is its replica's.
+func TestFileChecksums(t *testing.T) {
+	ctx := context.Background()
+	pathA, replA := replicateRows(t, "a", 5)
+	pathB, replB := replicateRows(t, "b", 5)
+	tipA, err := replica.L0Tip(ctx, replA)
+	if err != nil || tipA == nil {
+		t.Fatalf("L0Tip = %v, %v", tipA, err)
+	}
+	tipB, err := replica.L0Tip(ctx, replB)
+	if err != nil || tipB == nil || tipB.MaxTXID != tipA.MaxTXID {
+		t.Fatalf("L0Tip(B) = %v, %v; want the same position as A's %s", tipB, err, tipA.MaxTXID)
+	}
+
+	remote, err := replica.RemoteFileChecksum(ctx, replA, tipA)
+	if err != nil || remote == 0 {
+		t.Fatalf("RemoteFileChecksum = %s, %v; want a checksum", remote, err)
+	}
+	local, ok, err := replica.LocalFileChecksum(pathA, tipA.MinTXID, tipA.MaxTXID)
+	if err != nil || !ok || local != remote {
+		t.Fatalf("LocalFileChecksum(A) = %s, %t, %v; want the replica's %s", local, ok, err, remote)
+	}
+	other, ok, err := replica.LocalFileChecksum(pathB, tipA.MinTXID, tipA.MaxTXID)
+	if err != nil || !ok {
+		t.Fatalf("LocalFileChecksum(B) = %t, %v; B reached that position too", ok, err)
+	}
+	if other == remote {
+		t.Fatalf("B's file at %s has A's checksum %s", tipA.MaxTXID, remote)
+	}
+	if _, ok, err := replica.LocalFileChecksum(pathA, tipA.MaxTXID+1, tipA.MaxTXID+1); err != nil || ok {
+		t.Fatalf("LocalFileChecksum beyond the local state = %t, %v; want not ok", ok, err)
+	}
+	if _, ok, err := replica.LocalFileChecksum(filepath.Join(t.TempDir(), "none.db"), 1, 1); err != nil || ok {
+		t.Fatalf("LocalFileChecksum without local state = %t, %v; want not ok", ok, err)
+	}
+	if tip, err := replica.L0Tip(ctx, file.NewReplicaClient(t.TempDir())); err != nil || tip != nil {
+		t.Fatalf("L0Tip of an empty replica = %v, %v; want nil", tip, err)
+	}
+}
