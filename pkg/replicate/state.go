@@ -231,6 +231,7 @@ func (s *state) status() telemetry.Status {
 			st.LeaseExpires = &u
 		}
 		if ours && s.lease.valid(now) {
+			st.LeaseHeld = true
 			s.metrics.LeaseHeld.Set(1)
 		} else {
 			s.metrics.LeaseHeld.Set(0)

@@ -26,6 +26,9 @@ type Status struct {
 	LastSyncSuccess *time.Time `json:"last_sync_success,omitempty"`
 	LeaseHolder     string     `json:"lease_holder,omitempty"`
 	LeaseExpires    *time.Time `json:"lease_expires,omitempty"`
+	// LeaseHeld: this sidecar holds the lease and may upload now (the
+	// lease has more than the safety margin left by its clock).
+	LeaseHeld bool `json:"lease_held"`
 	Restore         any        `json:"restore,omitempty"` // the restore marker, when present
 	// Wedged says why the process is stuck ("" when it is not); /healthz
 	// answers 503 with it so that the liveness probe restarts the sidecar.
