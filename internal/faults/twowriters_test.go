@@ -1,0 +1,388 @@
+//go:build faults
+
+package faults_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/litestream-sidecar/litestream-sidecar/internal/faultproxy"
+	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
+)
+
+// TestPartitionedHolder builds the split brain a lease cannot prevent on
+// its own: the lease holder's node is cut off from MinIO while its app
+// keeps writing (Litestream keeps numbering local transactions), the
+// orchestrator starts the app again elsewhere, and that copy restores,
+// takes the expired lease and replicates. When the old node comes back its
+// sidecar loses the lease (exit 75); restarted, its local position is
+// ahead of the replica's by number but holds another history. It must be
+// refused (exit 65), and the replica must stay the new copy's.
+func TestPartitionedHolder(t *testing.T) {
+	n := iterations(2)
+	failures := 0
+	var notes []string
+	for i := range n {
+		f, note := partitionedHolder(t, fmt.Sprintf("two/partitioned-%d", i))
+		failures += f
+		notes = append(notes, note)
+	}
+	record("two writers: partitioned holder, rescheduled copy takes over", n, failures, strings.Join(notes, "; "))
+}
+
+func partitionedHolder(t *testing.T, prefix string) (int, string) {
+	e := newEnv(t, prefix)
+	e.seed(2000)
+	a, b := e.newPod("a"), e.newPod("b")
+	fail := func(format string, args ...any) {
+		t.Helper()
+		t.Errorf(prefix+": "+format, args...)
+	}
+	failures := 0
+
+	if r := a.reschedule(); r.Code != 0 {
+		t.Fatalf("restore a: exit %d: %s", r.Code, r.Stderr)
+	}
+	a.startWriter(100)
+	a.startSidecar()
+	_, addrA := a.sidecar()
+	if err := waitSynced(addrA, time.Minute); err != nil {
+		t.Fatalf("a not replicating: %v", err)
+	}
+
+	// A's node loses the network; its app and sidecar go on locally.
+	a.px.SetMode(faultproxy.Blackhole)
+	cut := time.Now()
+	sA, _ := a.st()
+	for time.Since(cut) < 40*time.Second {
+		time.Sleep(time.Second)
+	}
+	if a.held() {
+		failures++
+		fail("a still says it holds the lease 40 s into the partition")
+	}
+	localA, _ := a.st()
+
+	// The orchestrator starts the app again on B's node.
+	if r := b.reschedule(); r.Code != 0 {
+		t.Fatalf("restore b: exit %d: %s", r.Code, r.Stderr)
+	}
+	b.startWriter(100)
+	b.startSidecar()
+	scB, addrB := b.sidecar()
+	if err := waitSynced(addrB, time.Minute); err != nil {
+		failures++
+		fail("b did not take over: %v: %.800s", err, scB.Output())
+	}
+	// B stops cleanly after a short while, so that the replica's position
+	// stays below A's local one.
+	time.Sleep(time.Second)
+	rowsB := b.killWriter()
+	if code, err := scB.Signal(syscall.SIGTERM, time.Minute); err != nil || code != 0 {
+		failures++
+		fail("b's SIGTERM: exit %d, %v", code, err)
+	}
+
+	// A's node comes back: its renewal finds the lease taken.
+	a.px.SetMode(faultproxy.Pass)
+	scA, _ := a.sidecar()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		if ok, _ := scA.Exited(); ok {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if ok, c := scA.Exited(); !ok || c != 75 {
+		failures++
+		fail("a after the partition: exited %t with %d, want 75 (lease lost): %.800s", ok, c, tail(scA.Output(), 800))
+	}
+	// Restarted by its orchestrator, A must refuse: its local state is
+	// ahead by number but is not the replica's history.
+	a.startSidecar()
+	scA, _ = a.sidecar()
+	deadline = time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		if ok, _ := scA.Exited(); ok {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	refused := strings.Contains(scA.Output(), "lineage conflict")
+	if ok, c := scA.Exited(); !ok || c != 65 || !refused {
+		failures++
+		fail("a restarted: exited %t with %d, want 65 (lineage conflict): %s", ok, c, tail(scA.Output(), 1500))
+	}
+	a.killWriter()
+	a.stop()
+
+	out := filepath.Join(t.TempDir(), "final.db")
+	r := e.restore(out, e.m.Endpoint, 2*time.Minute)
+	got, err := seq(out)
+	local, lerr := seq(b.db)
+	if r.Code != 0 || err != nil || lerr != nil || got != local || got < rowsB {
+		failures++
+		fail("restore after the split brain: exit %d, %v, %d rows; b's local %d (%v), b acked %d\n%s\n%s", r.Code, err, got, local, lerr, rowsB, r.Stderr, e.listing())
+	}
+	e.noSecret()
+	return failures, fmt.Sprintf("a: replica %s, local %s at the cut, %s after 40 s; replica after b: %d rows == b's %d; a exit 65: %t",
+		sA.ReplicaTXID, sA.LocalTXID, localA.LocalTXID, got, local, refused)
+}
+
+// waitReadyOrExit is waitReady that gives up when the process exits.
+func waitReadyOrExit(p *testenv.Process, addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if ok, code := p.Exited(); ok {
+			return fmt.Errorf("exited %d", code)
+		}
+		if waitReady(addr, 200*time.Millisecond) == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("not ready within %s", timeout)
+}
+
+// tail is the last n bytes of s.
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+// TestTwoWriters: two copies of the app (own volumes, writers and
+// sidecars, one REPLICA_URL) for 5 minutes (x FAULTS_SCALE) while their
+// sidecars are SIGKILLed or SIGTERMed, their nodes cut off from MinIO for
+// up to 45 s, and whole copies rescheduled (volume lost, restored again).
+// Exited sidecars come back after a crash-loop back-off. Throughout:
+//   - never do both sidecars say they hold the lease: each sample reads
+//     one, the other, then the first again, and counts an overlap only
+//     when the first held it before and after the second did;
+//   - every 20 s a restore exits 0 with integrity_check ok and rows 1..N,
+//     and N never goes backwards (no takeover rolls the history back);
+//   - every exit is one the scenario caused or a documented refusal: 0
+//     after SIGTERM, SIGKILL, 65 lineage refused, 75 lease lost.
+//
+// At the end the sidecar of the copy that descends from the replica
+// stops cleanly and the restore equals its database.
+func TestTwoWriters(t *testing.T) {
+	e := newEnv(t, "two/writers")
+	e.seed(2000)
+	pods := []*pod{e.newPod("a"), e.newPod("b")}
+	failures := 0
+	fail := func(format string, args ...any) {
+		t.Helper()
+		failures++
+		t.Errorf(format, args...)
+	}
+	for _, p := range pods {
+		if r := p.reschedule(); r.Code != 0 {
+			t.Fatalf("restore %s: exit %d: %s", p.name, r.Code, r.Stderr)
+		}
+		p.startWriter(50)
+		p.startSidecar()
+	}
+
+	// The lease sampler.
+	var samples, overlaps, handovers atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		last := -1
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			x, y := pods[i%2], pods[(i+1)%2]
+			x1, yh, x2 := x.held(), y.held(), x.held()
+			samples.Add(1)
+			if x1 && yh && x2 {
+				overlaps.Add(1)
+				t.Errorf("both sidecars hold the lease at %s", time.Now().UTC().Format("15:04:05.000"))
+			}
+			for j, h := range []bool{x1 && x2, yh} {
+				if h {
+					who := (i + j) % 2
+					if last != -1 && last != who {
+						handovers.Add(1)
+					}
+					last = who
+				}
+			}
+		}
+	}()
+
+	type podState struct {
+		restartAt time.Time
+		healAt    time.Time
+		cutAt     time.Time
+		expect    string // what the scenario did to the running sidecar
+	}
+	ps := make([]podState, len(pods))
+	exits := map[string]int{}
+	actions := map[string]int{}
+	var restores int
+	var maxN int64
+	duration := time.Duration(iterations(300)) * time.Second
+	deadline := time.Now().Add(duration)
+	nextChaos, nextRestore := time.Now().Add(5*time.Second), time.Now().Add(20*time.Second)
+	for time.Now().Before(deadline) {
+		now := time.Now()
+		for i, p := range pods {
+			st := &ps[i]
+			if !st.healAt.IsZero() && now.After(st.healAt) {
+				p.px.SetMode(faultproxy.Pass)
+				st.healAt = time.Time{}
+			}
+			sc, _ := p.sidecar()
+			if sc == nil {
+				if now.After(st.restartAt) {
+					p.startSidecar()
+					st.expect = ""
+				}
+				continue
+			}
+			ok, code := sc.Exited()
+			if !ok {
+				continue
+			}
+			e.saw(sc.Output())
+			switch {
+			case st.expect == "kill" && code == -1, st.expect == "term" && (code == 0 || code == 75):
+				exits[st.expect]++
+			case st.expect == "term" && code == 69 && now.Sub(st.cutAt) < time.Minute && strings.Contains(sc.Output(), "final sync"):
+				// Stopped soon after its node came back, before a renewal
+				// made the lease valid again: no upload is allowed, so the
+				// final sync cannot ship and the sidecar says so.
+				exits["69 final sync refused after a cut"]++
+			case code == 65 && strings.Contains(sc.Output(), "lineage conflict"):
+				exits["65 lineage refused"]++
+			case code == 75:
+				exits["75 lease lost"]++
+			default:
+				fail("%s: sidecar exited %d (scenario did %q): %s", p.name, code, st.expect, tail(sc.Output(), 1500))
+			}
+			p.mu.Lock()
+			p.sc, p.addr = nil, ""
+			p.mu.Unlock()
+			// The orchestrator's back-off; past the lease TTL at times.
+			st.restartAt = now.Add(time.Duration(rand.IntN(40)) * time.Second)
+		}
+
+		if now.After(nextChaos) {
+			nextChaos = now.Add(time.Duration(3+rand.IntN(6)) * time.Second)
+			i := rand.IntN(len(pods))
+			p, st := pods[i], &ps[i]
+			switch action := rand.IntN(10); {
+			case action < 3:
+				actions["sidecar SIGKILL"]++
+				st.expect = "kill"
+				p.signal(syscall.SIGKILL)
+			case action < 5 && st.healAt.IsZero():
+				actions["sidecar SIGTERM"]++
+				st.expect = "term"
+				p.signal(syscall.SIGTERM)
+			case action < 7 && st.healAt.IsZero():
+				actions["node cut off 10-45 s"]++
+				p.px.SetMode(faultproxy.Blackhole)
+				st.cutAt = now
+				st.healAt = now.Add(time.Duration(10+rand.IntN(36)) * time.Second)
+			case action < 9:
+				actions["copy rescheduled (volume lost, restored)"]++
+				st.healAt = time.Time{}
+				if r := p.reschedule(); r.Code != 0 {
+					fail("%s rescheduled: restore exit %d: %s", p.name, r.Code, r.Stderr)
+				}
+				p.startWriter(50)
+				st.restartAt = time.Now()
+			default:
+				actions["nothing"]++
+			}
+		}
+
+		if now.After(nextRestore) {
+			nextRestore = now.Add(20 * time.Second)
+			restores++
+			out := filepath.Join(t.TempDir(), "mid.db")
+			r := e.restore(out, e.m.Endpoint, 2*time.Minute)
+			got, err := seq(out)
+			switch {
+			case r.Code != 0:
+				fail("restore at %s: exit %d: %s\n%s", now.UTC().Format("15:04:05"), r.Code, r.Stderr, e.listing())
+			case err != nil:
+				fail("restore at %s: %v", now.UTC().Format("15:04:05"), err)
+			case got < maxN:
+				fail("restore at %s: %d rows, an earlier restore had %d: the history went backwards", now.UTC().Format("15:04:05"), got, maxN)
+			}
+			maxN = max(maxN, got)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+
+	// The end: writers stop, every node is reachable, and the copy that
+	// descends from the replica (the other is refused, or waits) must end
+	// with a clean stop whose restore equals its database.
+	for _, p := range pods {
+		p.killWriter()
+		p.px.SetMode(faultproxy.Pass)
+		if sc, _ := p.sidecar(); sc != nil {
+			sc.Kill()
+			e.saw(sc.Output())
+		}
+	}
+	final := ""
+	for _, p := range pods {
+		p.startSidecar()
+		sc, addr := p.sidecar()
+		if err := waitReadyOrExit(sc, addr, 90*time.Second); err != nil {
+			if ok, code := sc.Exited(); !ok || code != 65 {
+				fail("%s at the end: neither ready nor refused (exit %t %d): %s", p.name, ok, code, tail(sc.Output(), 1500))
+			}
+			continue
+		}
+		local, err := seq(p.db)
+		if err != nil {
+			fail("%s's local database: %v", p.name, err)
+			break
+		}
+		got, f := e.stopAndCompare(sc, local)
+		failures += f
+		final = fmt.Sprintf("final: %s's %d rows == restored %d", p.name, local, got)
+		break
+	}
+	if final == "" {
+		fail("no copy could replicate at the end: the replica's history has no writer that descends from it\n%s", e.listing())
+	}
+	if samples.Load() < 100 {
+		fail("only %d lease samples", samples.Load())
+	}
+	e.noSecret()
+	var acts, outs []string
+	for k, v := range actions {
+		acts = append(acts, fmt.Sprintf("%s %d", k, v))
+	}
+	for k, v := range exits {
+		outs = append(outs, fmt.Sprintf("%s %d", k, v))
+	}
+	nActions := 0
+	for _, v := range actions {
+		nActions += v
+	}
+	record(fmt.Sprintf("two writers: %s, random kills/cuts/reschedules", duration), nActions, failures,
+		fmt.Sprintf("%d lease samples, %d overlaps, %d handovers; %d restores ok up to %d rows; %s; exits: %s; %s",
+			samples.Load(), overlaps.Load(), handovers.Load(), restores, maxN, strings.Join(acts, ", "), strings.Join(outs, ", "), final))
+}
