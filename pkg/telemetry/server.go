@@ -29,7 +29,7 @@ type Status struct {
 	// LeaseHeld: this sidecar holds the lease and may upload now (the
 	// lease has more than the safety margin left by its clock).
 	LeaseHeld bool `json:"lease_held"`
-	Restore         any        `json:"restore,omitempty"` // the restore marker, when present
+	Restore   any  `json:"restore,omitempty"` // the restore marker, when present
 	// Wedged says why the process is stuck ("" when it is not); /healthz
 	// answers 503 with it so that the liveness probe restarts the sidecar.
 	Wedged string `json:"wedged,omitempty"`
