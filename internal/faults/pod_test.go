@@ -81,6 +81,15 @@ func (p *pod) startWriter(rate int) {
 	p.mu.Unlock()
 }
 
+// rows is the row count of the pod's database (-1 when unreadable).
+func (p *pod) rows() int64 {
+	n, err := seq(p.db)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
 // killWriter SIGKILLs the writer and returns its last acknowledged commit.
 func (p *pod) killWriter() int64 {
 	p.mu.Lock()

@@ -123,6 +123,25 @@ func partitionedHolder(t *testing.T, prefix string) (int, string) {
 	a.killWriter()
 	a.stop()
 
+	// A's copy restarts on its own volume (a persistent one): the init
+	// step must not keep the diverged database, which is "ahead" by number.
+	r0 := e.restore(a.db, a.endpoint(), 2*time.Minute)
+	movedAside := strings.Contains(r0.Stderr, "MOVED ASIDE")
+	rowsA, errA := seq(a.db)
+	if r0.Code != 0 || !movedAside || errA != nil || rowsA != b.rows() {
+		failures++
+		fail("restore on a's volume: exit %d, moved aside %t, %d rows (%v), b has %d: %s", r0.Code, movedAside, rowsA, errA, b.rows(), tail(r0.Stderr, 1500))
+	}
+	a.startSidecar()
+	scA, addrA = a.sidecar()
+	if err := waitReadyOrExit(scA, addrA, 90*time.Second); err != nil {
+		failures++
+		fail("a after its restore: %v: %s", err, tail(scA.Output(), 1500))
+	} else if code, err := scA.Signal(syscall.SIGTERM, time.Minute); err != nil || code != 0 {
+		failures++
+		fail("a's SIGTERM after its restore: exit %d, %v", code, err)
+	}
+
 	out := filepath.Join(t.TempDir(), "final.db")
 	r := e.restore(out, e.m.Endpoint, 2*time.Minute)
 	got, err := seq(out)
@@ -132,8 +151,8 @@ func partitionedHolder(t *testing.T, prefix string) (int, string) {
 		fail("restore after the split brain: exit %d, %v, %d rows; b's local %d (%v), b acked %d\n%s\n%s", r.Code, err, got, local, lerr, rowsB, r.Stderr, e.listing())
 	}
 	e.noSecret()
-	return failures, fmt.Sprintf("a's local TXID %s at the cut, %s after 40 s; a refused: %t; restored %d rows == b's %d",
-		sA.LocalTXID, localA.LocalTXID, refused, got, local)
+	return failures, fmt.Sprintf("a's local TXID %s at the cut, %s after 40 s; a refused: %t; a's volume restored (moved aside: %t); final %d rows == b's %d",
+		sA.LocalTXID, localA.LocalTXID, refused, movedAside, got, local)
 }
 
 // holder is the index of the pod whose sidecar says it holds the lease,

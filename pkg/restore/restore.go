@@ -132,6 +132,16 @@ func existing(ctx context.Context, cfg *config.Config, logger *slog.Logger, targ
 	if err != nil {
 		return nil, true, fmt.Errorf("compare the existing database (txid %s) with the replica: %w", pos, err)
 	}
+	if src.contents.LTX && src.txid <= pos {
+		why, err := diverged(ctx, cfg.DBPath, url, src)
+		if err != nil {
+			return nil, true, classifyRestore(ctx, fmt.Errorf("compare the existing database (txid %s) with the replica: %w", pos, err), sysexit.Unavailable)
+		}
+		if why != "" {
+			logger.Warn("local database has diverged from the replica", "local_txid", pos.String(), "replica_txid", src.txid.String(), "reason", why)
+			return src, false, nil
+		}
+	}
 	if !src.contents.LTX || src.txid <= pos {
 		logger.Info("database already present, leaving it untouched", "local_txid", pos.String(), "replica_txid", src.txid.String())
 		return nil, true, nil

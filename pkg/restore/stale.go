@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,6 +37,37 @@ func localPosition(dbPath, url string) ltx.TXID {
 	return pos
 }
 
+// diverged says why a local copy whose position is at or above the
+// replica's does not hold the replica's history ("" when it does, or when
+// nothing can be proven either way). A position is a number: a copy that
+// went on writing on a node cut off from the store, after another copy
+// took over, is "ahead" with another history (the sidecar's lineage guard,
+// pkg/replicate/lineage.go, makes the same check). The proof is the
+// replica's newest L0 file: Litestream's local copy of it, or the restore
+// marker's checksum of it at exactly that position.
+func diverged(ctx context.Context, dbPath, url string, src *source) (string, error) {
+	tip, err := replica.L0Tip(ctx, src.client)
+	if err != nil || tip == nil || tip.MaxTXID != src.txid {
+		return "", err // the newest position is a compacted file: nothing to compare
+	}
+	remote, err := replica.RemoteFileChecksum(ctx, src.client, tip)
+	if err != nil {
+		return "", err
+	}
+	if local, ok, err := replica.LocalFileChecksum(dbPath, tip.MinTXID, tip.MaxTXID); err != nil {
+		return "", err
+	} else if ok && local == remote {
+		return "", nil
+	}
+	m, err := replica.ReadMarker(dbPath)
+	if err == nil && m.ReplicaURL == url && ltx.TXID(m.TXID) == tip.MaxTXID {
+		if m.L0Checksum == "" || m.L0Checksum == remote.String() {
+			return "", nil // restored at exactly this position (older markers carry no checksum)
+		}
+	}
+	return fmt.Sprintf("neither Litestream's local state nor the restore marker holds the replica's file at position %s (checksum %s): another copy wrote that history", tip.MaxTXID, remote), nil
+}
+
 // moveAside renames the stale database, its -wal and -shm, Litestream's
 // meta directory and our marker to <name>.stale-<UTC time><suffix> in the
 // same directory. Nothing is deleted: an operator can still look at it.
@@ -58,6 +90,6 @@ func moveAside(dbPath string, logger *slog.Logger) (string, error) {
 	if err := syncDir(filepath.Dir(dbPath)); err != nil {
 		return "", sysexit.New(sysexit.CantCreate, fmt.Errorf("fsync directory of DB_PATH: %w", err))
 	}
-	logger.Warn("STALE LOCAL DATABASE MOVED ASIDE: the replica is ahead of it (failover?); restoring", "moved_to", aside)
+	logger.Warn("STALE LOCAL DATABASE MOVED ASIDE: the replica is ahead of it or holds another copy's history (failover?); restoring", "moved_to", aside)
 	return aside, nil
 }
