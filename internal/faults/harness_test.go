@@ -189,6 +189,50 @@ func (e *env) startSidecar(endpoint string, extra ...string) (*testenv.Process, 
 	return p, addr
 }
 
+// boot is a pod's start on e.dbPath: the init restore (exit 0 required),
+// the app writing rate transactions a second, and the sidecar through
+// MinIO directly.
+func (e *env) boot(rate int, extra ...string) (writer, sidecar *testenv.Process, addr string) {
+	e.t.Helper()
+	e.initRestore()
+	writer = e.startWriter(rate)
+	sidecar, addr = e.startSidecar(e.m.Endpoint, extra...)
+	return writer, sidecar, addr
+}
+
+// initRestore runs the init step on e.dbPath; anything but exit 0 ends the
+// test.
+func (e *env) initRestore() {
+	e.t.Helper()
+	if r := e.restore(e.dbPath, e.m.Endpoint, time.Minute); r.Code != 0 {
+		e.t.Fatalf("init restore exit %d: %s", r.Code, r.Stderr)
+	}
+}
+
+// mustReady ends the test unless the sidecar turns ready within a minute.
+func (e *env) mustReady(sc *testenv.Process, addr string) {
+	e.t.Helper()
+	if err := waitReady(addr, time.Minute); err != nil {
+		e.t.Fatalf("sidecar not ready: %v: %s", err, sc.Output())
+	}
+}
+
+// midRestore restores the replica into a fresh path while the scenario
+// runs and checks it with seq. midHistory reports the documented refusal
+// of a prefix caught between a history moved aside (WAL discontinuity
+// after a kill) and its first snapshot: exit 65 naming the history, never
+// a database that lies.
+func (e *env) midRestore() (rows int64, midHistory bool, r testenv.Result, err error) {
+	e.t.Helper()
+	out := filepath.Join(e.t.TempDir(), "mid.db")
+	r = e.restore(out, e.m.Endpoint, 2*time.Minute)
+	if r.Code == 65 && strings.Contains(r.Stderr, "earlier history") {
+		return 0, true, r, nil
+	}
+	rows, err = seq(out)
+	return rows, false, r, err
+}
+
 // startWriter starts the app.
 func (e *env) startWriter(rate int) *testenv.Process {
 	e.t.Helper()

@@ -88,9 +88,7 @@ func TestRestoreNetworkFaults(t *testing.T) {
 // local database.
 func TestReplicateNetworkFaults(t *testing.T) {
 	e := newEnv(t, "net/replicate")
-	if r := e.restore(e.dbPath, e.m.Endpoint, time.Minute); r.Code != 0 {
-		t.Fatalf("init restore exit %d: %s", r.Code, r.Stderr)
-	}
+	e.initRestore()
 	p := proxy(t, e.m.Addr)
 	endpoint := "http://" + p.Addr()
 	w := e.startWriter(100)

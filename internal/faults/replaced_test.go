@@ -40,14 +40,8 @@ func newDatabase(t *testing.T, path string, n int) {
 // the new database, not the old one frozen at the swap.
 func TestDBReplaced(t *testing.T) {
 	e := newEnv(t, "disk/replaced")
-	if r := e.restore(e.dbPath, e.m.Endpoint, time.Minute); r.Code != 0 {
-		t.Fatalf("init restore exit %d: %s", r.Code, r.Stderr)
-	}
-	w := e.startWriter(100)
-	sc, addr := e.startSidecar(e.m.Endpoint, "SYNC_INTERVAL=200ms")
-	if err := waitReady(addr, time.Minute); err != nil {
-		t.Fatalf("sidecar not ready: %v: %s", err, sc.Output())
-	}
+	w, sc, addr := e.boot(100, "SYNC_INTERVAL=200ms")
+	e.mustReady(sc, addr)
 	runs, failures, notes := iterations(3), 0, []string{}
 	for i := range runs {
 		time.Sleep(2 * time.Second)

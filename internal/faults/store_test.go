@@ -93,14 +93,8 @@ func (e *env) restoreNow() (int64, error) {
 // TestStoreFaults runs the three store failures against one sidecar.
 func TestStoreFaults(t *testing.T) {
 	e := newEnv(t, "store/faults")
-	if r := e.restore(e.dbPath, e.m.Endpoint, time.Minute); r.Code != 0 {
-		t.Fatalf("init restore exit %d: %s", r.Code, r.Stderr)
-	}
-	w := e.startWriter(100)
-	sc, addr := e.startSidecar(e.m.Endpoint, "SYNC_INTERVAL=200ms")
-	if err := waitReady(addr, time.Minute); err != nil {
-		t.Fatalf("sidecar not ready: %v: %s", err, sc.Output())
-	}
+	w, sc, addr := e.boot(100, "SYNC_INTERVAL=200ms")
+	e.mustReady(sc, addr)
 	alive := func(what string) {
 		if ok, code := sc.Exited(); ok {
 			t.Fatalf("%s: sidecar exited %d: %s", what, code, sc.Output())

@@ -93,14 +93,7 @@ func partitionedHolder(t *testing.T, prefix string) (int, string) {
 	// A's node comes back: its renewal finds the lease taken.
 	a.px.SetMode(faultproxy.Pass)
 	scA, _ := a.sidecar()
-	deadline := time.Now().Add(time.Minute)
-	for time.Now().Before(deadline) {
-		if ok, _ := scA.Exited(); ok {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if ok, c := scA.Exited(); !ok || c != 75 {
+	if ok, c := waitExit(scA, time.Minute); !ok || c != 75 {
 		failures++
 		fail("a after the partition: exited %t with %d, want 75 (lease lost): %.800s", ok, c, tail(scA.Output(), 800))
 	}
@@ -108,15 +101,9 @@ func partitionedHolder(t *testing.T, prefix string) (int, string) {
 	// ahead by number but is not the replica's history.
 	a.startSidecar()
 	scA, _ = a.sidecar()
-	deadline = time.Now().Add(90 * time.Second)
-	for time.Now().Before(deadline) {
-		if ok, _ := scA.Exited(); ok {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	ok, c := waitExit(scA, 90*time.Second)
 	refused := strings.Contains(scA.Output(), "lineage conflict")
-	if ok, c := scA.Exited(); !ok || c != 65 || !refused {
+	if !ok || c != 65 || !refused {
 		failures++
 		fail("a restarted: exited %t with %d, want 65 (lineage conflict): %s", ok, c, tail(scA.Output(), 1500))
 	}
@@ -164,6 +151,18 @@ func holder(pods []*pod) int {
 		}
 	}
 	return -1
+}
+
+// waitExit waits up to timeout for p to exit and returns Exited().
+func waitExit(p *testenv.Process, timeout time.Duration) (bool, int) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if ok, code := p.Exited(); ok {
+			return ok, code
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return p.Exited()
 }
 
 // waitReadyOrExit is waitReady that gives up when the process exits.
@@ -355,14 +354,9 @@ func TestTwoWriters(t *testing.T) {
 		if now.After(nextRestore) {
 			nextRestore = now.Add(20 * time.Second)
 			restores++
-			out := filepath.Join(t.TempDir(), "mid.db")
-			r := e.restore(out, e.m.Endpoint, 2*time.Minute)
-			got, err := seq(out)
+			got, refused, r, err := e.midRestore()
 			switch {
-			case r.Code == 65 && strings.Contains(r.Stderr, "earlier history"):
-				// Caught between a sidecar moving a history aside (WAL
-				// discontinuity after a kill) and its first snapshot: a
-				// refusal, documented, never a database that lies.
+			case refused:
 				midHistory++
 			case r.Code != 0:
 				fail("restore at %s: exit %d: %s\n%s", now.UTC().Format("15:04:05"), r.Code, r.Stderr, e.listing())
