@@ -43,6 +43,22 @@ func L0Tip(ctx context.Context, client litestream.ReplicaClient) (*ltx.FileInfo,
 	return tip, nil
 }
 
+// L0At returns the replica's newest L0 file and its file checksum when
+// that file ends at txid; nil and 0 when level 0 is empty or its newest
+// file ends elsewhere (the newest position is then a compacted file, and
+// there is nothing to compare).
+func L0At(ctx context.Context, client litestream.ReplicaClient, txid ltx.TXID) (*ltx.FileInfo, ltx.Checksum, error) {
+	tip, err := L0Tip(ctx, client)
+	if err != nil || tip == nil || tip.MaxTXID != txid {
+		return nil, 0, err
+	}
+	sum, err := RemoteFileChecksum(ctx, client, tip)
+	if err != nil {
+		return nil, 0, err
+	}
+	return tip, sum, nil
+}
+
 // RemoteFileChecksum returns the file checksum from the trailer of the
 // replica's file info (at info.Level): one ranged read of ltx.TrailerSize
 // bytes.

@@ -1,6 +1,8 @@
 package replica
 
 import (
+	"github.com/superfly/ltx"
+
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,6 +32,12 @@ type Marker struct {
 	// guard compares it with the replica's (checksum.go), so that the same
 	// position number in another writer's history is not taken for this one.
 	L0Checksum string `json:"l0_file_checksum,omitempty"`
+}
+
+// MatchesL0 reports whether the marker's L0Checksum is sum. A marker
+// without one (written by an older restore) matches on its position alone.
+func (m Marker) MatchesL0(sum ltx.Checksum) bool {
+	return m.L0Checksum == "" || m.L0Checksum == sum.String()
 }
 
 // Outcomes recorded in a Marker.

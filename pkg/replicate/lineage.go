@@ -86,7 +86,7 @@ func (l lineage) check() (verdict, error) {
 		return 0, l.refuse(fmt.Sprintf("%sit was restored at position %s and the replica has moved on since (another writer)", l.localWhy(), ltx.TXID(m.TXID)))
 	case ltx.TXID(m.TXID) > l.remote:
 		return 0, l.refuse(fmt.Sprintf("%sit was restored at position %s, above the replica's: the history it came from was replaced since (another writer started a new one)", l.localWhy(), ltx.TXID(m.TXID)))
-	case m.L0Checksum != "" && m.L0Checksum != l.remoteSum.String():
+	case !m.MatchesL0(l.remoteSum):
 		return 0, l.refuse(fmt.Sprintf("%sit was restored at this position from a file with checksum %s, but the replica's file there now has checksum %s (another writer's history)", l.localWhy(), m.L0Checksum, l.remoteSum))
 	}
 	return viaMarker, nil

@@ -289,17 +289,12 @@ func (r *runner) checkLineage(ctx context.Context, client litestream.ReplicaClie
 	var l0 *ltx.FileInfo
 	if tip != nil {
 		lin.remote = tip.MaxTXID
-		if l0, err = replica.L0Tip(ctx, client); err != nil {
-			return fmt.Errorf("list %s: %w", r.st.url, err)
-		}
-	}
-	if l0 != nil && l0.MaxTXID == lin.remote {
-		if lin.remoteSum, err = replica.RemoteFileChecksum(ctx, client, l0); err != nil {
+		if l0, lin.remoteSum, err = replica.L0At(ctx, client, lin.remote); err != nil {
 			return fmt.Errorf("read %s: %w", r.st.url, err)
 		}
 	}
 	local, err := localPos(r.cfg.DBPath)
-	if err == nil && lin.remoteSum != 0 && local >= lin.remote {
+	if err == nil && l0 != nil && local >= lin.remote {
 		lin.localSum, lin.localOK, err = replica.LocalFileChecksum(r.cfg.DBPath, l0.MinTXID, l0.MaxTXID)
 	}
 	if err != nil {

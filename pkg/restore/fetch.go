@@ -118,15 +118,11 @@ func fetch(ctx context.Context, src *source, target Target, out, mode string, lo
 // l0Checksum is the file checksum of the replica's L0 file ending at the
 // restored position; 0 when level 0 holds no such file.
 func l0Checksum(ctx context.Context, src *source) (ltx.Checksum, error) {
-	info := src.plan[len(src.plan)-1]
-	if info.Level != 0 || info.MaxTXID != src.txid {
-		tip, err := replica.L0Tip(ctx, src.client)
-		if err != nil || tip == nil || tip.MaxTXID != src.txid {
-			return 0, err
-		}
-		info = tip
+	if info := src.plan[len(src.plan)-1]; info.Level == 0 && info.MaxTXID == src.txid {
+		return replica.RemoteFileChecksum(ctx, src.client, info) // no listing needed
 	}
-	return replica.RemoteFileChecksum(ctx, src.client, info)
+	_, sum, err := replica.L0At(ctx, src.client, src.txid)
+	return sum, err
 }
 
 // reportProgress logs bytes, MB/s and ETA every progressEvery until the

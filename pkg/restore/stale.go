@@ -46,12 +46,8 @@ func localPosition(dbPath, url string) ltx.TXID {
 // replica's newest L0 file: Litestream's local copy of it, or the restore
 // marker's checksum of it at exactly that position.
 func diverged(ctx context.Context, dbPath, url string, src *source) (string, error) {
-	tip, err := replica.L0Tip(ctx, src.client)
-	if err != nil || tip == nil || tip.MaxTXID != src.txid {
-		return "", err // the newest position is a compacted file: nothing to compare
-	}
-	remote, err := replica.RemoteFileChecksum(ctx, src.client, tip)
-	if err != nil {
+	tip, remote, err := replica.L0At(ctx, src.client, src.txid)
+	if err != nil || tip == nil {
 		return "", err
 	}
 	if local, ok, err := replica.LocalFileChecksum(dbPath, tip.MinTXID, tip.MaxTXID); err != nil {
@@ -61,8 +57,8 @@ func diverged(ctx context.Context, dbPath, url string, src *source) (string, err
 	}
 	m, err := replica.ReadMarker(dbPath)
 	if err == nil && m.ReplicaURL == url && ltx.TXID(m.TXID) == tip.MaxTXID {
-		if m.L0Checksum == "" || m.L0Checksum == remote.String() {
-			return "", nil // restored at exactly this position (older markers carry no checksum)
+		if m.MatchesL0(remote) {
+			return "", nil // restored at exactly this position
 		}
 	}
 	return fmt.Sprintf("neither Litestream's local state nor the restore marker holds the replica's file at position %s (checksum %s): another copy wrote that history", tip.MaxTXID, remote), nil
