@@ -1,8 +1,6 @@
 package replica
 
 import (
-	"github.com/superfly/ltx"
-
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +9,7 @@ import (
 	"time"
 
 	"github.com/benbjohnson/litestream"
+	"github.com/superfly/ltx"
 )
 
 // Marker is what the init container leaves beside the database for the
