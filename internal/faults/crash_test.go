@@ -53,11 +53,7 @@ func TestCrashSidecarKill(t *testing.T) {
 		}
 		sc, addr = e.startSidecar(e.m.Endpoint, "SYNC_INTERVAL=100ms")
 	}
-	w.Kill()
-	local, err := seq(e.dbPath)
-	if err != nil {
-		t.Fatalf("local database: %v", err)
-	}
+	local := e.stopWriter(w)
 	if err := waitReady(addr, time.Minute); err != nil {
 		t.Errorf("sidecar not ready before the final stop: %v", err)
 	}
@@ -87,11 +83,7 @@ func TestCrashWriterKill(t *testing.T) {
 		failures++
 		t.Error(err)
 	}
-	w.Kill()
-	local, err := seq(e.dbPath)
-	if err != nil {
-		t.Fatalf("local database after writer kills: %v", err)
-	}
+	local := e.stopWriter(w)
 	got, f := e.stopAndCompare(sc, local)
 	failures += f
 	e.noSecret()

@@ -244,6 +244,24 @@ func (e *env) startWriter(rate int) *testenv.Process {
 	return p
 }
 
+// stopWriter stops the app between two commits and returns the local row
+// count, which is then exactly what a clean stop must replicate. A SIGKILL
+// here would be a crash, and a crash can leave a commit that is durable in
+// the WAL but not yet in the wal-index: a reader of the local file does not
+// see it while Litestream, which reads the WAL, ships it. That restore holds
+// one row more than the local count, and the count is the one that lies.
+func (e *env) stopWriter(w *testenv.Process) int64 {
+	e.t.Helper()
+	if code, err := w.Signal(syscall.SIGTERM, 10*time.Second); err != nil || code != 0 {
+		e.t.Fatalf("writer's SIGTERM: exit %d, %v: %.500s", code, err, w.Output())
+	}
+	local, err := seq(e.dbPath)
+	if err != nil {
+		e.t.Fatalf("local database: %v", err)
+	}
+	return local
+}
+
 // noSecret fails the test when any output seen holds a credential.
 func (e *env) noSecret() {
 	e.t.Helper()

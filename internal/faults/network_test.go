@@ -144,11 +144,7 @@ func TestReplicateNetworkFaults(t *testing.T) {
 	for i, f := range faults {
 		record(f.name, rounds, failures[i], "unready during / caught up after: "+strings.Join(notes[i], ", "))
 	}
-	w.Kill()
-	local, err := seq(e.dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	local := e.stopWriter(w)
 	got, f := e.stopAndCompare(sc, local)
 	record("replicate: all faults, then clean stop and restore", 1, f, fmt.Sprintf("%d rows == local %d", got, local))
 	e.noSecret()

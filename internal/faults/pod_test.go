@@ -90,8 +90,10 @@ func (p *pod) rows() int64 {
 	return n
 }
 
-// killWriter SIGKILLs the writer and returns its last acknowledged commit.
-func (p *pod) killWriter() int64 {
+// stopWriter stops the writer between two commits (SIGTERM; see
+// env.stopWriter for why not SIGKILL) and returns its last acknowledged
+// commit.
+func (p *pod) stopWriter() int64 {
 	p.mu.Lock()
 	w := p.writer
 	p.writer = nil
@@ -99,7 +101,9 @@ func (p *pod) killWriter() int64 {
 	if w == nil {
 		return 0
 	}
-	w.Kill()
+	if code, err := w.Signal(syscall.SIGTERM, 10*time.Second); err != nil || code != 0 {
+		p.e.t.Errorf("%s's writer on SIGTERM: exit %d, %v: %.500s", p.name, code, err, w.Output())
+	}
 	return lastCommitted(w.Output())
 }
 

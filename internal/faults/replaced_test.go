@@ -79,11 +79,7 @@ func TestDBReplaced(t *testing.T) {
 		failures++
 		t.Errorf("the old history was not kept under history/:\n%s", e.listing())
 	}
-	w.Kill()
-	local, err := seq(e.dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	local := e.stopWriter(w)
 	got, f := e.stopAndCompare(sc, local)
 	failures += f
 	e.noSecret()

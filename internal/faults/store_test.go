@@ -205,11 +205,7 @@ func TestStoreFaults(t *testing.T) {
 	}
 	record("store: MinIO lost all data, bucket recreated", runs, failures, "restore after: "+strings.Join(notes, ", "))
 
-	w.Kill()
-	local, err := seq(e.dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	local := e.stopWriter(w)
 	got, f := e.stopAndCompare(sc, local)
 	record("store: all of the above, then clean stop and restore", 1, f, fmt.Sprintf("%d rows == local %d", got, local))
 	e.noSecret()

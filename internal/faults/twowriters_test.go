@@ -84,7 +84,7 @@ func partitionedHolder(t *testing.T, prefix string) (int, string) {
 	// B stops cleanly after a short while, so that the replica's position
 	// stays below A's local one.
 	time.Sleep(time.Second)
-	rowsB := b.killWriter()
+	rowsB := b.stopWriter()
 	if code, err := scB.Signal(syscall.SIGTERM, time.Minute); err != nil || code != 0 {
 		failures++
 		fail("b's SIGTERM: exit %d, %v", code, err)
@@ -107,7 +107,7 @@ func partitionedHolder(t *testing.T, prefix string) (int, string) {
 		failures++
 		fail("a restarted: exited %t with %d, want 65 (lineage conflict): %s", ok, c, tail(scA.Output(), 1500))
 	}
-	a.killWriter()
+	a.stopWriter()
 	a.stop()
 
 	// A's copy restarts on its own volume (a persistent one): the init
@@ -376,7 +376,7 @@ func TestTwoWriters(t *testing.T) {
 	// descends from the replica (the other is refused, or waits) must end
 	// with a clean stop whose restore equals its database.
 	for _, p := range pods {
-		p.killWriter()
+		p.stopWriter()
 		p.px.SetMode(faultproxy.Pass)
 		if sc, _ := p.sidecar(); sc != nil {
 			sc.Kill()

@@ -2,14 +2,19 @@
 // transactions (one row each, n = 1, 2, 3, …) to DB_PATH and prints
 // "committed N" after each commit returns, so a test that kills it knows
 // which transactions were acknowledged. On start it continues after the
-// highest n already in the database.
+// highest n already in the database. SIGTERM or SIGINT stops it between
+// two commits with exit 0, so a test can read a database whose every
+// transaction was acknowledged; SIGKILL is the crash.
 package main
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"os"
+	"os/signal"
 	"strconv"
+	"syscall"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3"
@@ -40,14 +45,20 @@ func run() error {
 	if err := db.QueryRow(`SELECT coalesce(max(n), 0) FROM seq`).Scan(&n); err != nil {
 		return err
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
 	tick := time.NewTicker(time.Second / time.Duration(rate))
 	defer tick.Stop()
-	for range tick.C {
+	for {
+		select {
+		case <-ctx.Done():
+			return db.Close()
+		case <-tick.C:
+		}
 		n++
 		if _, err := db.Exec(`INSERT INTO seq (n, at) VALUES (?, ?)`, n, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
 			return fmt.Errorf("commit %d: %w", n, err)
 		}
 		fmt.Printf("committed %d\n", n)
 	}
-	return nil
 }
