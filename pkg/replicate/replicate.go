@@ -261,6 +261,16 @@ func (r *runner) start(ctx context.Context) error {
 	if err := r.ensureBase(ctx, raw); err != nil {
 		return err
 	}
+	// From the continuity check until Litestream holds its own read
+	// transaction, the pin keeps the app from restarting the WAL
+	// (pkg/replica/pin.go).
+	pin, err := replica.PinWAL(ctx, cfg.DBPath)
+	if err != nil {
+		// Litestream will meet the same database and say what is wrong
+		// with it; the start goes on without the pin.
+		logger.Warn("cannot hold the WAL while starting: a checkpoint by the app in the next second could cost the replica the frames not yet shipped", "error", err.Error())
+	}
+	defer pin.Release()
 	if err := r.ensureContinuity(ctx); err != nil {
 		return err
 	}
@@ -269,6 +279,13 @@ func (r *runner) start(ctx context.Context) error {
 		return sysexit.New(sysexit.Unavailable, fmt.Errorf("start replication of %s to %s: %w", cfg.DBPath, st.url, err))
 	}
 	r.store, r.db = store, db
+	if pin.Held() {
+		// Litestream opens the database and takes its read transaction in
+		// its first sync. A failure here is retried by its monitor.
+		if err := db.Sync(ctx); err != nil {
+			logger.Warn("first sync failed; Litestream retries it", "error", err.Error())
+		}
+	}
 	st.set(StateReplicating, "")
 	logger.Info("replicating", "db", cfg.DBPath, "replica", st.url, "sync_interval", cfg.SyncInterval.String(),
 		"snapshot_interval", cfg.SnapshotInterval.String(), "retention", cfg.Retention.String())

@@ -1,0 +1,101 @@
+package replica
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// Why a pin. CheckContinuity looks at the WAL before Litestream opens the
+// database, and Litestream takes its read transaction only in its first
+// sync, one monitor interval (1 s) after Store.Open. In between nothing
+// holds the WAL: an app checkpoint there copies the frames not yet shipped
+// into the database file, the app's next commit restarts the WAL, and
+// Litestream v0.5.18 reads a single restart as harmless and resumes from
+// the new WAL. Those rows were missing from every restore until the next
+// snapshot (internal/e2e TestContinuityWALRestartedWhileStarting).
+//
+// A read transaction held from before the check until Litestream holds its
+// own keeps a WAL read mark, and SQLite restarts a WAL only when no reader
+// holds one. The app's writes are never blocked (WAL readers do not block
+// writers), and its checkpoints still copy what they can.
+//
+// The pin goes through modernc.org/sqlite, the SQLite Litestream links:
+// a second SQLite library in the process (mattn's) would close its own
+// descriptors on the -shm file, and POSIX drops every lock the process
+// holds on a file when any descriptor on it closes, Litestream's included.
+
+// Pin is a read transaction on the database; the zero value pins nothing.
+type Pin struct {
+	db *sql.DB
+	tx *sql.Tx
+}
+
+// PinWAL opens a read transaction on dbPath when there is a WAL to keep
+// continuous: the database is in WAL mode and Litestream has local state
+// to continue from. Otherwise (new database, rollback journal, state
+// removed) Litestream's first sync is a snapshot and nothing needs
+// pinning; PinWAL returns a Pin that does nothing.
+func PinWAL(ctx context.Context, dbPath string) (*Pin, error) {
+	if !walMode(dbPath) || !hasLocalState(dbPath) {
+		return &Pin{}, nil
+	}
+	// mode=ro: the pin never writes, and a read-only connection does not
+	// checkpoint or delete the WAL when it closes last.
+	db, err := sql.Open("sqlite", "file:"+dbPath+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		return nil, fmt.Errorf("open %s to hold its WAL: %w", dbPath, err)
+	}
+	db.SetMaxOpenConns(1)
+	// database/sql rolls a transaction back when its context ends; the pin
+	// outlives this call.
+	tx, err := db.BeginTx(context.WithoutCancel(ctx), nil)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("begin a read transaction on %s: %w", dbPath, err)
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master`).Scan(&n); err != nil {
+		tx.Rollback()
+		db.Close()
+		return nil, fmt.Errorf("read %s to hold its WAL: %w", dbPath, err)
+	}
+	return &Pin{db: db, tx: tx}, nil
+}
+
+// Held reports whether the pin holds a read transaction.
+func (p *Pin) Held() bool { return p != nil && p.tx != nil }
+
+// Release ends the read transaction; it is safe to call more than once.
+func (p *Pin) Release() {
+	if p == nil || p.tx == nil {
+		return
+	}
+	p.tx.Rollback()
+	p.db.Close()
+	p.tx, p.db = nil, nil
+}
+
+// walMode reads the database header's file format versions (bytes 18 and
+// 19): 2 means WAL.
+func walMode(dbPath string) bool {
+	f, err := os.Open(dbPath)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var b [20]byte
+	if _, err := io.ReadFull(f, b[:]); err != nil {
+		return false
+	}
+	return b[18] == 2 && b[19] == 2
+}
+
+// hasLocalState reports whether Litestream left L0 files beside dbPath.
+func hasLocalState(dbPath string) bool {
+	ents, err := os.ReadDir(filepath.Join(MetaDir(dbPath), "ltx", "0"))
+	return err == nil && len(ents) > 0
+}
