@@ -46,6 +46,38 @@ type Continuity struct {
 	Broken bool
 	Reason string   // why it is broken
 	TXID   ltx.TXID // last local position
+
+	// The WAL generation and offset the last LTX file ends at, when they
+	// were compared (Checked): what Unchanged compares again.
+	Checked      bool
+	salt1, salt2 uint32
+	end          int64
+}
+
+// Unchanged reports whether the WAL still carries the salts CheckContinuity
+// saw and reaches the offset Litestream continues from. It reads the -wal
+// only, never the -shm: once the process holds SQLite locks on the -shm
+// (the pin), closing any other descriptor on it would drop them (POSIX).
+func (c Continuity) Unchanged(dbPath string) (bool, error) {
+	if !c.Checked {
+		return true, nil
+	}
+	f, err := os.Open(dbPath + "-wal")
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("open WAL: %w", err)
+	}
+	defer f.Close()
+	var walHdr [walHeaderSize]byte
+	if _, err := io.ReadFull(f, walHdr[:]); err != nil {
+		return false, nil
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	return binary.BigEndian.Uint32(walHdr[16:]) == c.salt1 && binary.BigEndian.Uint32(walHdr[20:]) == c.salt2 && st.Size() >= c.end, nil
 }
 
 // walHeaderSize is SQLite's WAL header; the salts are at bytes 16..23.
@@ -105,10 +137,12 @@ func CheckContinuity(dbPath string) (Continuity, error) {
 	case st.Size() < hdr.WALOffset+hdr.WALSize:
 		c.Broken, c.Reason = true, "the WAL is shorter than at the last sync"
 	default:
+		c.Checked, c.salt1, c.salt2, c.end = true, salt1, salt2, hdr.WALOffset+hdr.WALSize
 		// Same WAL generation. Frames the app checkpointed beyond our
 		// position are still in the WAL, but its next write may restart
 		// it before Litestream reads them: count them as lost already.
 		if n, ok := backfilled(dbPath, walHdr[16:24]); ok && n > synced {
+			c.Checked = false
 			c.Broken, c.Reason = true, fmt.Sprintf("the app checkpointed %d WAL frames not yet shipped (shipped %d)", n-synced, synced)
 		}
 	}
@@ -122,7 +156,9 @@ const walFrameHeaderSize = 24
 // the database, from the -shm WAL-index (SQLite's wal.c: two 48-byte copies
 // of the index header, then WalCkptInfo with nBackfill first; host byte
 // order; the salts are the WAL header's bytes). ok is false when the index
-// is absent, torn (the copies differ) or of another WAL generation.
+// is absent, torn (the copies differ) or of another WAL generation. It
+// must not run while this process holds SQLite locks on the -shm: closing
+// its descriptor would drop them (see pin.go).
 func backfilled(dbPath string, salts []byte) (uint32, bool) {
 	f, err := os.Open(dbPath + "-shm")
 	if err != nil {

@@ -18,15 +18,20 @@ import (
 // the new WAL. Those rows were missing from every restore until the next
 // snapshot (internal/e2e TestContinuityWALRestartedWhileStarting).
 //
-// A read transaction held from before the check until Litestream holds its
-// own keeps a WAL read mark, and SQLite restarts a WAL only when no reader
+// A read transaction held from the check until Litestream holds its own
+// keeps a WAL read mark, and SQLite restarts a WAL only when no reader
 // holds one. The app's writes are never blocked (WAL readers do not block
 // writers), and its checkpoints still copy what they can.
 //
-// The pin goes through modernc.org/sqlite, the SQLite Litestream links:
-// a second SQLite library in the process (mattn's) would close its own
-// descriptors on the -shm file, and POSIX drops every lock the process
-// holds on a file when any descriptor on it closes, Litestream's included.
+// POSIX drops every lock a process holds on a file when any descriptor on
+// that file closes. So the pin is taken after CheckContinuity, which opens
+// and closes the -shm, and Continuity.Unchanged then rereads only the -wal
+// (on which SQLite holds no locks). Taken the other way round, the check
+// silently dropped the pin's lock, and with it the one Litestream then took
+// through the same SQLite (it counts a slot already locked in the process
+// as locked): in the fault suite the WAL restarted under a running
+// sidecar. For the same reason the pin goes through modernc.org/sqlite, the
+// SQLite Litestream links, and never through a second SQLite library.
 
 // Pin is a read transaction on the database; the zero value pins nothing.
 type Pin struct {

@@ -264,16 +264,11 @@ func (r *runner) start(ctx context.Context) error {
 	// From the continuity check until Litestream holds its own read
 	// transaction, the pin keeps the app from restarting the WAL
 	// (pkg/replica/pin.go).
-	pin, err := replica.PinWAL(ctx, cfg.DBPath)
+	pin, err := r.continuous(ctx)
 	if err != nil {
-		// Litestream will meet the same database and say what is wrong
-		// with it; the start goes on without the pin.
-		logger.Warn("cannot hold the WAL while starting: a checkpoint by the app in the next second could cost the replica the frames not yet shipped", "error", err.Error())
-	}
-	defer pin.Release()
-	if err := r.ensureContinuity(ctx); err != nil {
 		return err
 	}
+	defer pin.Release()
 	store, db := replica.NewStore(cfg, client, logger)
 	if err := store.Open(ctx); err != nil {
 		return sysexit.New(sysexit.Unavailable, fmt.Errorf("start replication of %s to %s: %w", cfg.DBPath, st.url, err))
@@ -343,21 +338,50 @@ func (r *runner) checkLineage(ctx context.Context, client litestream.ReplicaClie
 // replica would silently miss those frames; pkg/replica moves the replica's
 // history aside (restorable) and drops the local state, so the first sync
 // is a full snapshot. Runs after the lineage guard, under the lease.
-func (r *runner) ensureContinuity(ctx context.Context) error {
+func (r *runner) ensureContinuity(ctx context.Context) (replica.Continuity, error) {
 	c, err := replica.CheckContinuity(r.cfg.DBPath)
 	if err != nil {
-		return sysexit.New(sysexit.DataErr, fmt.Errorf("check WAL continuity of %s: %w", r.cfg.DBPath, err))
+		return c, sysexit.New(sysexit.DataErr, fmt.Errorf("check WAL continuity of %s: %w", r.cfg.DBPath, err))
 	}
 	if !c.Broken {
-		return nil
+		return c, nil
 	}
 	r.logger.Warn("WAL discontinuity: starting a new replica history with a full snapshot", "reason", c.Reason, "local_txid", c.TXID.String())
 	dest, err := replica.Rebaseline(ctx, r.cfg, r.logger)
 	if err != nil {
-		return fmt.Errorf("rebaseline %s: %w", r.st.url, err)
+		return c, fmt.Errorf("rebaseline %s: %w", r.st.url, err)
 	}
 	r.logger.Info("previous replica history kept", "at", dest)
-	return nil
+	return replica.Continuity{}, nil // no local state left to continue from
+}
+
+// continuous runs the continuity check, then pins the WAL, then checks
+// that the WAL did not restart in between. The order matters: the check
+// reads the -shm, and closing that descriptor under the pin would drop
+// the pin's SQLite locks (pkg/replica/pin.go). A restart in between is
+// what the next round's check sees, and answers with a new history.
+func (r *runner) continuous(ctx context.Context) (*replica.Pin, error) {
+	for attempt := 0; attempt < 3; attempt++ {
+		c, err := r.ensureContinuity(ctx)
+		if err != nil {
+			return nil, err
+		}
+		pin, err := replica.PinWAL(ctx, r.cfg.DBPath)
+		if err != nil {
+			// Litestream will meet the same database and say what is
+			// wrong with it; the start goes on without the pin.
+			r.logger.Warn("cannot hold the WAL while starting: an app checkpoint in the next second could cost the replica the frames not yet shipped", "error", err.Error())
+			return nil, nil
+		}
+		if ok, err := c.Unchanged(r.cfg.DBPath); err != nil {
+			pin.Release()
+			return nil, sysexit.New(sysexit.DataErr, fmt.Errorf("check WAL continuity of %s: %w", r.cfg.DBPath, err))
+		} else if ok {
+			return pin, nil
+		}
+		pin.Release()
+	}
+	return nil, sysexit.New(sysexit.TempFail, fmt.Errorf("the WAL of %s kept restarting while the sidecar started", r.cfg.DBPath))
 }
 
 // ensureBase moves aside a replica left without a base (watch.go,
