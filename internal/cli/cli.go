@@ -24,7 +24,7 @@ const ExitCodes = `Exit codes:
   65  data: integrity failure, corrupt replica, lineage conflict, replica missing under RESTORE_IF_REPLICA_MISSING=fail
   69  unavailable: replica unreachable, or the deadline passed
   73  cannot write the output (DB_PATH's directory)
-  75  lease held by another writer
+  75  temporary: lease held by another writer, or the WAL kept restarting while replicate started
   77  access denied by the object store
 `
 

@@ -17,7 +17,7 @@ const (
 	DataErr     = 65 // integrity failure, corrupt replica, lineage conflict, replica missing under "fail"
 	Unavailable = 69 // replica unreachable, or the deadline passed
 	CantCreate  = 73 // cannot write the output
-	TempFail    = 75 // lease held by another writer
+	TempFail    = 75 // lease held by another writer; WAL kept restarting at start
 	NoPerm      = 77 // access denied by the object store
 )
 
