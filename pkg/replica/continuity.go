@@ -62,26 +62,47 @@ func (c Continuity) Unchanged(dbPath string) (bool, error) {
 	if !c.Checked {
 		return true, nil
 	}
-	f, err := os.Open(dbPath + "-wal")
-	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
-	} else if err != nil {
-		return false, fmt.Errorf("open WAL: %w", err)
-	}
-	defer f.Close()
-	var walHdr [walHeaderSize]byte
-	if _, err := io.ReadFull(f, walHdr[:]); err != nil {
-		return false, nil
-	}
-	st, err := f.Stat()
-	if err != nil {
+	w, err := readWAL(dbPath)
+	if err != nil || w.missing || w.short {
 		return false, err
 	}
-	return binary.BigEndian.Uint32(walHdr[16:]) == c.salt1 && binary.BigEndian.Uint32(walHdr[20:]) == c.salt2 && st.Size() >= c.end, nil
+	return w.salt1 == c.salt1 && w.salt2 == c.salt2 && w.size >= c.end, nil
 }
 
 // walHeaderSize is SQLite's WAL header; the salts are at bytes 16..23.
 const walHeaderSize = 32
+
+// walState is what the -wal file shows: its header's salts and its size.
+type walState struct {
+	missing, short bool // no -wal file; shorter than its header
+	salts          []byte
+	salt1, salt2   uint32
+	size           int64
+}
+
+// readWAL reads the -wal only (never the -shm; see Unchanged).
+func readWAL(dbPath string) (walState, error) {
+	f, err := os.Open(dbPath + "-wal")
+	if errors.Is(err, os.ErrNotExist) {
+		return walState{missing: true}, nil
+	} else if err != nil {
+		return walState{}, fmt.Errorf("open WAL: %w", err)
+	}
+	defer f.Close()
+	var hdr [walHeaderSize]byte
+	if _, err := io.ReadFull(f, hdr[:]); err != nil {
+		return walState{short: true}, nil
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return walState{}, err
+	}
+	return walState{
+		salts: hdr[16:24],
+		salt1: binary.BigEndian.Uint32(hdr[16:]), salt2: binary.BigEndian.Uint32(hdr[20:]),
+		size: st.Size(),
+	}, nil
+}
 
 // CheckContinuity compares the WAL of dbPath with the header of the last
 // local L0 LTX file Litestream wrote. No local state means nothing to
@@ -112,36 +133,29 @@ func CheckContinuity(dbPath string) (Continuity, error) {
 	if hdr.WALOffset == 0 || (hdr.WALSalt1 == 0 && hdr.WALSalt2 == 0) {
 		return c, nil // not written from a WAL: nothing to compare
 	}
-	f, err := os.Open(dbPath + "-wal")
-	if errors.Is(err, os.ErrNotExist) {
+	w, err := readWAL(dbPath)
+	switch {
+	case err != nil:
+		return c, err
+	case w.missing:
 		c.Broken, c.Reason = true, "the WAL was removed since the last sync"
 		return c, nil
-	} else if err != nil {
-		return c, fmt.Errorf("open WAL: %w", err)
-	}
-	defer f.Close()
-	var walHdr [walHeaderSize]byte
-	if _, err := io.ReadFull(f, walHdr[:]); err != nil {
+	case w.short:
 		c.Broken, c.Reason = true, "the WAL was truncated since the last sync"
 		return c, nil
 	}
-	st, err := f.Stat()
-	if err != nil {
-		return c, err
-	}
-	salt1, salt2 := binary.BigEndian.Uint32(walHdr[16:]), binary.BigEndian.Uint32(walHdr[20:])
 	synced := uint32((hdr.WALOffset + hdr.WALSize - walHeaderSize) / int64(hdr.PageSize+walFrameHeaderSize))
 	switch {
-	case salt1 != hdr.WALSalt1 || salt2 != hdr.WALSalt2:
+	case w.salt1 != hdr.WALSalt1 || w.salt2 != hdr.WALSalt2:
 		c.Broken, c.Reason = true, "the WAL was restarted since the last sync (a checkpoint ran while the sidecar was down)"
-	case st.Size() < hdr.WALOffset+hdr.WALSize:
+	case w.size < hdr.WALOffset+hdr.WALSize:
 		c.Broken, c.Reason = true, "the WAL is shorter than at the last sync"
 	default:
-		c.Checked, c.salt1, c.salt2, c.end = true, salt1, salt2, hdr.WALOffset+hdr.WALSize
+		c.Checked, c.salt1, c.salt2, c.end = true, w.salt1, w.salt2, hdr.WALOffset+hdr.WALSize
 		// Same WAL generation. Frames the app checkpointed beyond our
 		// position are still in the WAL, but its next write may restart
 		// it before Litestream reads them: count them as lost already.
-		if n, ok := backfilled(dbPath, walHdr[16:24]); ok && n > synced {
+		if n, ok := backfilled(dbPath, w.salts); ok && n > synced {
 			c.Checked = false
 			c.Broken, c.Reason = true, fmt.Sprintf("the app checkpointed %d WAL frames not yet shipped (shipped %d)", n-synced, synced)
 		}
