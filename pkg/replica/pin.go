@@ -32,6 +32,14 @@ import (
 // as locked): in the fault suite the WAL restarted under a running
 // sidecar. For the same reason the pin goes through modernc.org/sqlite, the
 // SQLite Litestream links, and never through a second SQLite library.
+//
+// Open corner: a pin begun when the WAL is wholly backfilled reads the
+// database file alone (read mark 0), which does not stop a restart. If the
+// app appends and checkpoints everything between CheckContinuity and the
+// pin, frames not yet shipped can be lost to the next restart; Unchanged
+// sees that the WAL grew, not that it was backfilled. Closing it needs the
+// -shm read through a descriptor kept open until the store closes, and a
+// way to tell a backfill before the pin from one up to its snapshot after.
 
 // Pin is a read transaction on the database; the zero value pins nothing.
 type Pin struct {
