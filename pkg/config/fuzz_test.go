@@ -2,7 +2,6 @@ package config_test
 
 import (
 	"errors"
-	"net/url"
 	"strings"
 	"testing"
 
@@ -42,21 +41,11 @@ func FuzzParseReplicaURL(f *testing.F) {
 	})
 }
 
-// passwordOnly says whether raw holds the secret only inside a password,
-// so that an error quoting it leaks a credential. A secret typed as the
-// bucket or the prefix is not a password, and errors must name those.
+// passwordOnly says whether raw holds the secret only in its userinfo
+// (RFC 3986: the authority before its last "@"), so that an error quoting
+// it leaks a credential. A secret typed as the bucket or the prefix is not
+// a credential, and errors must name those.
 func passwordOnly(raw string) bool {
-	u, err := url.Parse(raw)
-	if err == nil {
-		if u.User == nil {
-			return false
-		}
-		p, _ := u.User.Password()
-		return strings.Contains(p, secret) && !strings.Contains(strings.Replace(raw, p, "", 1), secret)
-	}
-	// url.Parse fails on some inputs the parser still reads (its error
-	// may quote them): take the userinfo as RFC 3986 does, the authority
-	// before its last "@".
 	_, after, ok := strings.Cut(raw, "://")
 	if !ok {
 		return false
@@ -69,7 +58,8 @@ func passwordOnly(raw string) bool {
 	if at < 0 {
 		return false
 	}
-	return strings.Contains(authority[:at], secret) && !strings.Contains(strings.Replace(raw, authority[:at], "", 1), secret)
+	userinfo := authority[:at]
+	return strings.Contains(userinfo, secret) && !strings.Contains(strings.Replace(raw, userinfo, "", 1), secret)
 }
 
 // FuzzLoad: whatever value any variable holds, Load either succeeds or
