@@ -151,13 +151,13 @@ func CheckContinuity(dbPath string) (Continuity, error) {
 	case w.size < hdr.WALOffset+hdr.WALSize:
 		c.Broken, c.Reason = true, "the WAL is shorter than at the last sync"
 	default:
-		c.Checked, c.salt1, c.salt2, c.end = true, w.salt1, w.salt2, hdr.WALOffset+hdr.WALSize
 		// Same WAL generation. Frames the app checkpointed beyond our
 		// position are still in the WAL, but its next write may restart
 		// it before Litestream reads them: count them as lost already.
 		if n, ok := backfilled(dbPath, w.salts); ok && n > synced {
-			c.Checked = false
 			c.Broken, c.Reason = true, fmt.Sprintf("the app checkpointed %d WAL frames not yet shipped (shipped %d)", n-synced, synced)
+		} else {
+			c.Checked, c.salt1, c.salt2, c.end = true, w.salt1, w.salt2, hdr.WALOffset+hdr.WALSize
 		}
 	}
 	return c, nil
