@@ -139,9 +139,6 @@ bench: build tools tools-bench
 ## failure ("context deadline exceeded", no crasher; golang/go#75804, fixed
 ## in go1.27). A count has no deadline to race; FUZZ_MAX seconds still bound
 ## each fuzzer's wall time (ci/fuzz.sh says how). About 20 s each on 2 cores.
-## -fuzzminimizetime 2s: Go minimizes every new interesting input for up to
-## 60 s without counting it as fuzzing; with the default, a 20 s budget
-## ran about 3 s of fuzzing (45,202 execs, then 0/s).
 FAULTS_SKIP  ?=
 FAULTS_SCALE ?= 1
 FUZZ_URL     ?= 1000000x

@@ -11,6 +11,10 @@
 # reports as PASS; the go command still exits 1 after any interrupt, so the
 # output decides: an "ok" line and no failure means the bound was reached
 # with nothing found. Any real failure exits non-zero as usual.
+#
+# -fuzzminimizetime 2s: Go minimizes every new interesting input for up to
+# 60 s without counting it as fuzzing; with the default, a 20 s budget ran
+# about 3 s of fuzzing (45,202 execs, then 0/s).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -ne 3 ]; then
