@@ -14,13 +14,15 @@ import (
 )
 
 // The sidecar's real endpoints (pkg/telemetry/server.go).
-var sidecarPaths = []string{"/metrics", "/healthz", "/readyz", "/status"}
+var sidecarPaths = []string{"/metrics", "/healthz", "/readyz", "/startupz", "/status"}
 
 // Defaults from the configuration contract, used when a manifest leaves a
 // setting unset.
 const (
 	defaultMetricsPort     = "9090"
 	defaultShutdownTimeout = 25 * time.Second
+	defaultLeaseWait       = 90 * time.Second
+	leaseTTL               = 30 * time.Second // pkg/lease.TTL
 )
 
 func TestKubernetesWiring(t *testing.T) {
@@ -118,11 +120,14 @@ func TestKubernetesWiring(t *testing.T) {
 					t.Errorf("%s probe port %s, the sidecar listens on %s", name, got, port)
 				}
 			}
-			// The app starts only after the sidecar's startup probe passes, and
-			// a new replica stays unready until the app creates the database:
-			// a startup probe on /readyz would deadlock a first boot.
-			if p := replicate.StartupProbe; p != nil && p.HTTPGet != nil && p.HTTPGet.Path != "/healthz" {
-				t.Errorf("startup probe on %s; it must be /healthz", p.HTTPGet.Path)
+			// The app starts only after the sidecar's startup probe passes:
+			// /startupz, which means the lease is held and the database is the
+			// replica's latest (or the replica is proven empty). /healthz would
+			// start the app on a copy older than a predecessor's final sync;
+			// /readyz would deadlock a first boot (unready until the app
+			// creates the database).
+			if p := replicate.StartupProbe; p != nil && p.HTTPGet != nil && p.HTTPGet.Path != "/startupz" {
+				t.Errorf("startup probe on %s; it must be /startupz", p.HTTPGet.Path)
 			}
 			if p := replicate.ReadinessProbe; p != nil && p.HTTPGet != nil && p.HTTPGet.Path != "/readyz" {
 				t.Errorf("readiness probe on %s; want /readyz", p.HTTPGet.Path)
@@ -139,6 +144,26 @@ func TestKubernetesWiring(t *testing.T) {
 			grace := time.Duration(*spec.TerminationGracePeriodSeconds) * time.Second
 			if grace <= shutdown {
 				t.Errorf("terminationGracePeriodSeconds %s is not above SHUTDOWN_TIMEOUT %s", grace, shutdown)
+			}
+			// A replacement pod starts while its predecessor may still take the
+			// whole grace period to stop, plus the lease TTL if it was killed:
+			// restore's wait and the startup probe's budget must cover that
+			// (a startup probe that runs out restarts the sidecar).
+			worst := grace + leaseTTL
+			wait := defaultLeaseWait
+			if s := renv["RESTORE_LEASE_WAIT"]; s != "" {
+				var err error
+				if wait, err = time.ParseDuration(s); err != nil {
+					t.Fatalf("RESTORE_LEASE_WAIT %q: %v", s, err)
+				}
+			}
+			if wait < worst {
+				t.Errorf("RESTORE_LEASE_WAIT %s is below the predecessor's worst stop (grace %s + lease TTL %s)", wait, grace, leaseTTL)
+			}
+			if p := replicate.StartupProbe; p != nil {
+				if budget := time.Duration(p.FailureThreshold*p.PeriodSeconds) * time.Second; budget < worst {
+					t.Errorf("startup probe budget %s (failureThreshold x periodSeconds) is below the predecessor's worst stop %s", budget, worst)
+				}
 			}
 
 			checkSecurity(t, spec, restore, replicate, app)

@@ -95,6 +95,21 @@ func TestNomadWiring(t *testing.T) {
 			if kill <= shutdown || kill > nomadMaxKillTimeout {
 				t.Errorf("replicate kill_timeout %s: want above SHUTDOWN_TIMEOUT %s and within max_kill_timeout %s", kill, shutdown, nomadMaxKillTimeout)
 			}
+			// A replacement alloc is not always held back until this one is
+			// terminal (a lost node's is not; a SIGKILL at kill_timeout leaves
+			// the lease for its TTL): restore waits for the lease, and that
+			// wait covers the app's and the sidecar's kill_timeout plus the TTL.
+			wait := defaultLeaseWait
+			if s := renv["RESTORE_LEASE_WAIT"]; s != "" {
+				wait = mustDuration(t, s)
+			}
+			appKill := 5 * time.Second // Nomad's default kill_timeout
+			if s := app.str("kill_timeout"); s != "" {
+				appKill = mustDuration(t, s)
+			}
+			if worst := appKill + kill + leaseTTL; wait < worst {
+				t.Errorf("RESTORE_LEASE_WAIT %s is below the old alloc's worst stop %s (app and sidecar kill_timeout, lease TTL)", wait, worst)
+			}
 			checkNomadService(t, g, replicate, senv)
 		})
 	}

@@ -19,6 +19,7 @@ type sidecarStatus struct {
 	LocalTXID   string `json:"local_txid"`
 	ReplicaTXID string `json:"replica_txid"`
 	LeaseHolder string `json:"lease_holder"`
+	Started     bool   `json:"started"`
 }
 
 // status reads /status; ok is false while the server does not answer.

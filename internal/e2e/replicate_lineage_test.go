@@ -16,7 +16,8 @@ import (
 // rows. The legitimate cases replicate: the same sidecar restarted beside
 // A (Litestream's local state), and a database restored from the prefix
 // (the restore marker). A restored copy whose marker is below the replica
-// (someone wrote since) is refused too.
+// (someone wrote since) is held behind it: unready, the app's startup gate
+// shut, exit 65 when stopped.
 func TestLineageGuard(t *testing.T) {
 	m := testenv.NewMinIO(t)
 	mustMakeBucket(t, m, "backups")
@@ -74,9 +75,21 @@ func TestLineageGuard(t *testing.T) {
 		t.Fatalf("restarted sidecar A exit %d: %s", code, a3.stderr.String())
 	}
 	want = rows(t, pathA)
+	// D is held behind the replica, loudly: up, unready, the app's startup
+	// gate shut, the metric set; stopped, it exits 65 having written nothing.
 	d := startSidecar(t, append(env, "DB_PATH="+pathD))
-	if code := d.exited(t, 60*time.Second); code != 65 {
-		t.Fatalf("sidecar on a copy restored before the replica moved on: exit %d, want 65: %s", code, d.stderr.String())
+	st := d.waitFor(t, 60*time.Second, "held behind the replica", func(s sidecarStatus) bool { return s.State == "behind_replica" })
+	if st.Ready || st.Started || !strings.Contains(st.Reason, "delete the pod") {
+		t.Errorf("a copy behind the replica must be unready and not started, with a reason saying what to do: %+v", st)
+	}
+	if code, body := d.get(t, "/startupz"); code != 503 {
+		t.Errorf("/startupz on a copy behind the replica = %d %s, want 503", code, body)
+	}
+	if _, body := d.get(t, "/metrics"); !strings.Contains(body, "litestream_sidecar_behind_replica 1") {
+		t.Error("a copy behind the replica does not report litestream_sidecar_behind_replica 1")
+	}
+	if code := d.stop(t, 40*time.Second); code != 65 || !strings.Contains(d.stderr.String(), "LOCAL DATABASE BEHIND THE REPLICA") {
+		t.Fatalf("sidecar on a copy restored before the replica moved on: exit %d, want 65 after an ERROR line: %s", code, d.stderr.String())
 	}
 	if got := rows(t, restoreTo(t, m, url)); !slices.Equal(got, want) {
 		t.Fatalf("restore returned %d rows, want %d", len(got), len(want))

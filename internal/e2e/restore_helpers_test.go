@@ -46,7 +46,10 @@ func seedReplica(t *testing.T, m *testenv.MinIO, bucket, prefix string, batches 
 	s.app = openApp(t, s.dbPath)
 	t.Cleanup(func() { s.app.Close() })
 	insertRows(t, s.app, 1, 20)
-	s.side = startSidecar(t, append(m.Env(), "DB_PATH="+s.dbPath, "REPLICA_URL=s3://"+bucket+"/"+prefix, "SYNC_INTERVAL=100ms"))
+	// LEASE=false: these tests restore while the seeding sidecar runs, to
+	// pin positions mid-history; with its lease, the init step would wait
+	// for it to stop (TestHandover tests that wait).
+	s.side = startSidecar(t, append(m.Env(), "DB_PATH="+s.dbPath, "REPLICA_URL=s3://"+bucket+"/"+prefix, "SYNC_INTERVAL=100ms", "LEASE=false"))
 	s.side.waitReady(t, 30*time.Second)
 	s.waitPast(t, 0)
 	for b := 0; b < batches; b++ {

@@ -222,10 +222,14 @@ func (e *env) mustReady(sc *testenv.Process, addr string) {
 // of a prefix caught between a history moved aside (WAL discontinuity
 // after a kill) and its first snapshot: exit 65 naming the history, never
 // a database that lies.
+//
+// It runs `restore --verify --output`, the way an operator reads a live
+// replica: the init step itself waits while a writer holds the lease.
 func (e *env) midRestore() (rows int64, midHistory bool, r testenv.Result, err error) {
 	e.t.Helper()
 	out := filepath.Join(e.t.TempDir(), "mid.db")
-	r = e.restore(out, e.m.Endpoint, 2*time.Minute)
+	r = testenv.Exec(e.t, 2*time.Minute, filepath.Join(e.bin, "restore"), e.vars(e.m.Endpoint), "--verify", "--output", out)
+	e.saw(r.Output())
 	if r.Code == 65 && strings.Contains(r.Stderr, "earlier history") {
 		return 0, true, r, nil
 	}

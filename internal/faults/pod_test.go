@@ -24,10 +24,11 @@ type pod struct {
 	db   string
 	px   *faultproxy.Proxy
 
-	mu     sync.Mutex
-	writer *testenv.Process
-	sc     *testenv.Process
-	addr   string
+	mu      sync.Mutex
+	writer  *testenv.Process
+	sc      *testenv.Process
+	addr    string
+	pending bool // the init step is owed: its last restore did not exit 0
 }
 
 func (e *env) newPod(name string) *pod {
@@ -42,8 +43,10 @@ func (p *pod) endpoint() string { return "http://" + p.px.Addr() }
 
 // reschedule is the pod started again on another node: the writer and the
 // sidecar die, the ephemeral volume is gone, the init step restores. It
-// returns the restore's result.
-func (p *pod) reschedule() testenv.Result {
+// returns the restore's result. While the other copy holds the lease the
+// init step waits for it, here at most leaseWait, then exits 75 and
+// initRestore is owed (an orchestrator retries it).
+func (p *pod) reschedule(leaseWait time.Duration) testenv.Result {
 	p.e.t.Helper()
 	p.stop()
 	if err := os.RemoveAll(p.dir); err != nil {
@@ -53,7 +56,24 @@ func (p *pod) reschedule() testenv.Result {
 		p.e.t.Fatal(err)
 	}
 	p.px.SetMode(faultproxy.Pass)
-	return p.e.restore(p.db, p.endpoint(), 2*time.Minute)
+	return p.initRestore(leaseWait)
+}
+
+// initRestore runs the init step on the pod's volume; pending records
+// whether it is still owed (it did not exit 0).
+func (p *pod) initRestore(leaseWait time.Duration) testenv.Result {
+	p.e.t.Helper()
+	r := p.e.restore(p.db, p.endpoint(), leaseWait+2*time.Minute, "RESTORE_LEASE_WAIT="+leaseWait.String())
+	p.mu.Lock()
+	p.pending = r.Code != 0
+	p.mu.Unlock()
+	return r
+}
+
+func (p *pod) isPending() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pending
 }
 
 // stop SIGKILLs the writer and the sidecar.

@@ -47,7 +47,7 @@ func partitionedHolder(t *testing.T, prefix string) (int, string) {
 	}
 	failures := 0
 
-	if r := a.reschedule(); r.Code != 0 {
+	if r := a.reschedule(time.Minute); r.Code != 0 {
 		t.Fatalf("restore a: exit %d: %s", r.Code, r.Stderr)
 	}
 	a.startWriter(100)
@@ -71,7 +71,7 @@ func partitionedHolder(t *testing.T, prefix string) (int, string) {
 	localA, _ := a.st()
 
 	// The orchestrator starts the app again on B's node.
-	if r := b.reschedule(); r.Code != 0 {
+	if r := b.reschedule(time.Minute); r.Code != 0 {
 		t.Fatalf("restore b: exit %d: %s", r.Code, r.Stderr)
 	}
 	b.startWriter(100)
@@ -179,6 +179,24 @@ func waitReadyOrExit(p *testenv.Process, addr string, timeout time.Duration) err
 	return fmt.Errorf("not ready within %s", timeout)
 }
 
+// initLeaseWait is how long a rescheduled copy's init step waits for the
+// other copy's lease before exiting 75 (the soak's orchestrator retries it).
+const initLeaseWait = 3 * time.Second
+
+// restored counts an init step's outcome: true for exit 0; 75 while the
+// other copy holds the lease is the documented wait, anything else fails.
+func restored(r testenv.Result, exits map[string]int, fail func(string, ...any), name string) bool {
+	switch {
+	case r.Code == 0:
+		return true
+	case r.Code == 75 && strings.Contains(r.Stderr, "RESTORE_LEASE_WAIT"):
+		exits["init 75 (the other copy holds the lease)"]++
+	default:
+		fail("%s's init step: restore exit %d: %s", name, r.Code, r.Stderr)
+	}
+	return false
+}
+
 // tail is the last n bytes of s.
 func tail(s string, n int) string {
 	if len(s) > n {
@@ -212,10 +230,14 @@ func TestTwoWriters(t *testing.T) {
 		failures++
 		t.Errorf(format, args...)
 	}
+	// Both copies are placed before either runs: once one holds the lease,
+	// the other's init step waits for it.
 	for _, p := range pods {
-		if r := p.reschedule(); r.Code != 0 {
+		if r := p.reschedule(time.Minute); r.Code != 0 {
 			t.Fatalf("restore %s: exit %d: %s", p.name, r.Code, r.Stderr)
 		}
+	}
+	for _, p := range pods {
 		p.startWriter(50)
 		p.startSidecar()
 	}
@@ -277,6 +299,14 @@ func TestTwoWriters(t *testing.T) {
 			}
 			sc, _ := p.sidecar()
 			if sc == nil {
+				if now.After(st.restartAt) && p.isPending() {
+					// The orchestrator retries the init step.
+					if !restored(p.initRestore(initLeaseWait), exits, fail, p.name) {
+						st.restartAt = now.Add(time.Duration(5+rand.IntN(20)) * time.Second)
+						continue
+					}
+					p.startWriter(50)
+				}
 				if now.After(st.restartAt) {
 					p.startSidecar()
 					st.expect = ""
@@ -341,11 +371,12 @@ func TestTwoWriters(t *testing.T) {
 			case action < 9:
 				actions["copy rescheduled (volume lost, restored)"]++
 				st.healAt = time.Time{}
-				if r := p.reschedule(); r.Code != 0 {
-					fail("%s rescheduled: restore exit %d: %s", p.name, r.Code, r.Stderr)
+				if restored(p.reschedule(initLeaseWait), exits, fail, p.name) {
+					p.startWriter(50)
+					st.restartAt = time.Now()
+				} else {
+					st.restartAt = time.Now().Add(time.Duration(5+rand.IntN(20)) * time.Second)
 				}
-				p.startWriter(50)
-				st.restartAt = time.Now()
 			default:
 				actions["nothing"]++
 			}
@@ -383,13 +414,28 @@ func TestTwoWriters(t *testing.T) {
 			e.saw(sc.Output())
 		}
 	}
+	// A copy whose init step is still owed gets it now that nobody writes
+	// (a killed holder's lease runs out within its TTL).
+	for _, p := range pods {
+		if p.isPending() {
+			if r := p.initRestore(90 * time.Second); r.Code != 0 {
+				fail("%s's init step at the end: exit %d: %s", p.name, r.Code, r.Stderr)
+			}
+		}
+	}
 	final := ""
 	for _, p := range pods {
 		p.startSidecar()
 		sc, addr := p.sidecar()
 		if err := waitReadyOrExit(sc, addr, 90*time.Second); err != nil {
+			if st, ok := p.st(); ok && st.State == "behind_replica" {
+				// Held behind the replica (restored before the other copy's
+				// last sync): stopped, it releases the lease and exits 65.
+				code, _ := sc.Signal(syscall.SIGTERM, time.Minute)
+				err = fmt.Errorf("behind the replica, exit %d", code)
+			}
 			if ok, code := sc.Exited(); !ok || code != 65 {
-				fail("%s at the end: neither ready nor refused (exit %t %d): %s", p.name, ok, code, tail(sc.Output(), 1500))
+				fail("%s at the end: neither ready nor refused (%v, exit %t %d): %s", p.name, err, ok, code, tail(sc.Output(), 1500))
 			}
 			continue
 		}

@@ -63,6 +63,7 @@ type Config struct {
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info" help:"log level: debug, info, warn or error"`
 
 	RestoreTimeout          time.Duration `env:"RESTORE_TIMEOUT" envDefault:"50s" mode:"rv" help:"deadline for the whole restore, retries included"`
+	RestoreLeaseWait        time.Duration `env:"RESTORE_LEASE_WAIT" envDefault:"90s" mode:"r" help:"how long to wait for a writer that still holds the replica's lease (a pod or allocation being replaced, doing its final sync) before exiting 75 so that the orchestrator retries; cover the grace period plus the 30s lease TTL"`
 	RestoreIfReplicaMissing string        `env:"RESTORE_IF_REPLICA_MISSING" envDefault:"new" mode:"r" help:"when the replica is proven empty: new (exit 0, the app creates the database) or fail (exit 65)"`
 	RestoreIntegrityCheck   string        `env:"RESTORE_INTEGRITY_CHECK" envDefault:"quick" mode:"rv" help:"integrity check after restore: quick, full or none"`
 	RestoreOwner            string        `env:"RESTORE_OWNER" mode:"r" help:"uid:gid to chown the restored files to (the app's user)"`

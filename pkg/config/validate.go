@@ -151,6 +151,7 @@ func (c *Config) Validate(mode Mode) error {
 	}
 	if mode&Restore != 0 {
 		oneOf(bad, "RESTORE_IF_REPLICA_MISSING", c.RestoreIfReplicaMissing, IfMissingNew, IfMissingFail)
+		positive(bad, "RESTORE_LEASE_WAIT", c.RestoreLeaseWait)
 		if c.RestoreOwner != "" && !validOwner(c.RestoreOwner) {
 			bad("RESTORE_OWNER", "%q is not uid:gid with numeric ids, e.g. 1000:1000", short(c.RestoreOwner))
 		}

@@ -5,21 +5,23 @@ import (
 	"errors"
 	"log/slog"
 	"time"
+
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/lease"
 )
 
-// keepLease renews the lease every leaseRenew (every leaseRetry after a
+// keepLease renews the lease every lease.RenewEvery (every lease.Retry after a
 // failed renewal) until ctx ends. It sends once on the returned channel
 // when the lease object was taken by another writer. Transient failures
 // (an outage) only close the upload gate as the lease nears expiry, by
-// lease.valid; a later successful renewal opens it again. stop ends the
+// lease.Valid; a later successful renewal opens it again. stop ends the
 // renewals and waits for an in-flight one, so that the release at shutdown
 // never races a renewal.
-func keepLease(ctx context.Context, l *lease, st *state, logger *slog.Logger) (lost <-chan error, stop func()) {
+func keepLease(ctx context.Context, l *lease.Lease, st *state, logger *slog.Logger) (lost <-chan error, stop func()) {
 	quit, done := make(chan struct{}), make(chan struct{})
 	lostc := make(chan error, 1)
 	go func() {
 		defer close(done)
-		next := leaseRenew
+		next := lease.RenewEvery
 		failing := false
 		for {
 			select {
@@ -30,11 +32,11 @@ func keepLease(ctx context.Context, l *lease, st *state, logger *slog.Logger) (l
 			case <-time.After(next):
 			}
 			// A renewal in flight is let finish (bounded by
-			// leaseCallTimeout): cancelled, it might land at the store
+			// lease.CallTimeout): cancelled, it might land at the store
 			// without us learning its ETag, and the release would fail.
-			err := l.renew(ctx)
+			err := l.Renew(ctx)
 			switch {
-			case errors.Is(err, errLeaseLost):
+			case errors.Is(err, lease.ErrLost):
 				logger.Error("lease lost: another writer took the replica prefix", "error", err.Error())
 				lostc <- err
 				return
@@ -42,14 +44,14 @@ func keepLease(ctx context.Context, l *lease, st *state, logger *slog.Logger) (l
 				if !failing {
 					logger.Warn("lease renewal failing, retrying", "error", err.Error())
 				}
-				failing, next = true, leaseRetry
+				failing, next = true, lease.Retry
 			default:
 				if failing {
 					logger.Info("lease renewed again")
 				}
-				failing, next = false, leaseRenew
+				failing, next = false, lease.RenewEvery
 			}
-			if l.valid(time.Now()) {
+			if l.Valid(time.Now()) {
 				st.metrics.LeaseHeld.Set(1)
 			} else {
 				st.metrics.LeaseHeld.Set(0)

@@ -21,6 +21,13 @@ import (
 // local), and the next restore would return it.
 var ErrLineage = errors.New("lineage conflict")
 
+// ErrBehind: the database was restored from this replica and nothing has
+// replicated it since, but the replica has moved on: a writer synced after
+// the restore (a predecessor's final sync that restore could not wait for).
+// It is a lineage conflict too (errors.Is matches both); the sidecar holds
+// it up loudly instead of exiting, since only a new restore fixes it.
+var ErrBehind = errors.New("local database behind the replica")
+
 // lineage is what the guard decides from.
 type lineage struct {
 	url     string          // our REPLICA_URL, as the marker records it
@@ -82,6 +89,8 @@ func (l lineage) check() (verdict, error) {
 		return 0, l.refuse(fmt.Sprintf("%sthe restore marker names another replica (%s)", l.localWhy(), m.ReplicaURL))
 	case m.Outcome == replica.OutcomeNew:
 		return 0, l.refuse(l.localWhy() + "restore found the prefix empty, but another writer has written to it since")
+	case ltx.TXID(m.TXID) < l.remote && l.local == 0 && m.Outcome != replica.OutcomeNew:
+		return 0, l.behind()
 	case ltx.TXID(m.TXID) < l.remote:
 		return 0, l.refuse(fmt.Sprintf("%sit was restored at position %s and the replica has moved on since (another writer)", l.localWhy(), ltx.TXID(m.TXID)))
 	case ltx.TXID(m.TXID) > l.remote:
@@ -110,6 +119,16 @@ func (l lineage) refuse(why string) error {
 		"%w: refusing to replicate: %s holds a backup at position %s (local position %s) and this database was not restored from it: %s; "+
 			"run restore first (init container / prestart task), or point REPLICA_URL at a new prefix",
 		ErrLineage, l.url, l.remote, l.local, why))
+}
+
+// behind is the refusal of a copy restored before the replica moved on.
+func (l lineage) behind() error {
+	return sysexit.New(sysexit.DataErr, fmt.Errorf(
+		"%w (%w): %s was restored at position %s and the replica is at %s now: a writer synced after this copy was restored "+
+			"(a predecessor's final sync that restore could not wait for, or a second writer). Replicating it would fork the history, so the sidecar does not, "+
+			"and the app must not run on it: delete the pod (restart the allocation) so that restore brings back the replica's final state; "+
+			"if the app already wrote to this copy, follow docs/runbook.md to keep both sides' writes",
+		ErrBehind, ErrLineage, l.url, ltx.TXID(l.marker.TXID), l.remote))
 }
 
 // remoteTip returns a file holding the highest TXID on the replica across

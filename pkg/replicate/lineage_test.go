@@ -2,6 +2,7 @@ package replicate
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/superfly/ltx"
@@ -37,10 +38,11 @@ func TestLineageRule(t *testing.T) {
 		{"restored at the replica position, marker without checksum (older restore)", lineage{url: url, remote: 7, remoteSum: ours, marker: mk(url, replica.OutcomeRestored, 7)}, false},
 		{"restored at this position number, but another writer's history is there now", lineage{url: url, remote: 7, remoteSum: theirs, marker: sum(mk(url, replica.OutcomeRestored, 7), ours)}, true},
 		{"restored above the replica (its history was replaced since)", lineage{url: url, remote: 3, remoteSum: theirs, marker: sum(mk(url, replica.OutcomeRestored, 7), ours)}, true},
-		{"restored, then the replica moved on", lineage{url: url, remote: 9, marker: mk(url, replica.OutcomeRestored, 7)}, true},
+		{"restored, then the replica moved on (held behind, not refused)", lineage{url: url, remote: 9, marker: mk(url, replica.OutcomeRestored, 7)}, true},
 		{"restored, restarted after replicating (marker below, local at replica)", lineage{url: url, remote: 9, local: 9, remoteSum: ours, localSum: ours, localOK: true, marker: mk(url, replica.OutcomeRestored, 7)}, false},
 		{"marker for another prefix", lineage{url: url, remote: 7, marker: mk("s3://b/other", replica.OutcomeRestored, 7)}, true},
 		{"marker new but the prefix now holds data", lineage{url: url, remote: 3, marker: mk(url, replica.OutcomeNew, 0)}, true},
+		{"restored and replicated, then the replica moved on (local state behind)", lineage{url: url, remote: 9, local: 8, marker: mk(url, replica.OutcomeRestored, 7)}, true},
 		{"present at the replica position", lineage{url: url, remote: 4, marker: mk(url, replica.OutcomePresent, 4)}, false},
 		{"unreadable marker", lineage{url: url, remote: 4, markErr: errors.New("bad json")}, true},
 	}
@@ -52,6 +54,11 @@ func TestLineageRule(t *testing.T) {
 			}
 			if err != nil && (!errors.Is(err, ErrLineage) || sysexit.Code(err) != 65) {
 				t.Fatalf("refusal %v: want ErrLineage and exit 65, got code %d", err, sysexit.Code(err))
+			}
+			// Only a copy restored from this history, never replicated
+			// since, whose replica moved on, is merely behind.
+			if behind := strings.Contains(tt.name, "held behind"); errors.Is(err, ErrBehind) != behind {
+				t.Fatalf("check() = %v, want ErrBehind %v", err, behind)
 			}
 		})
 	}

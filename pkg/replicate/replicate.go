@@ -50,8 +50,8 @@ import (
 	"github.com/benbjohnson/litestream"
 	"github.com/superfly/ltx"
 
-	"github.com/litestream-sidecar/litestream-sidecar/pkg/bucket"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/config"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/lease"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/replica"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/telemetry"
@@ -109,11 +109,15 @@ type runner struct {
 	// it in shutdown, and stop without entering the loop.
 	stopRequested bool
 
-	lease     *lease   // nil without LEASE or for file:// replicas
-	idFile    *os.File // holds the flock of the volume lease id
+	lease     *lease.Lease // nil without LEASE or for file:// replicas
+	idFile    *os.File     // holds the flock of the volume lease id
 	leaseLost bool
-	store     *litestream.Store
-	db        *litestream.DB
+	// lost says once that another writer took the lease (keepLease, which
+	// renews it from acquisition to shutdown); stopKeep ends the renewals.
+	lost     <-chan error
+	stopKeep func()
+	store    *litestream.Store
+	db       *litestream.DB
 
 	// watch checks that the replica keeps what we wrote (watch.go);
 	// resetting closes the upload gate while a lost history is replaced.
@@ -161,29 +165,14 @@ func (r *runner) wait(ctx context.Context, d time.Duration, what string) error {
 // r.store nil (and returns errStopped or nil) when stopped before that.
 func (r *runner) start(ctx context.Context) error {
 	cfg, logger, st := r.cfg, r.logger, r.st
-	if _, err := os.Stat(cfg.DBPath); err != nil && st.set(StateWaitingDB, "") {
-		logger.Info("waiting for the database to appear", "db", cfg.DBPath)
+	// The lease comes first: no proof below, not even that a first boot's
+	// replica is empty, holds while another writer may still write.
+	if err := r.takeLease(ctx); err != nil {
+		return err
 	}
-	for waiting := true; waiting; {
-		if _, err := os.Stat(cfg.DBPath); err == nil {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return errStopped
-		case sig := <-r.signals:
-			// The app may have created and written the database since the
-			// last look: if it is there now, start anyway so that
-			// shutdown's final sync ships it, then stop.
-			if _, err := os.Stat(cfg.DBPath); err != nil {
-				logger.Info("signal received while waiting for the database", "signal", sig.String())
-				return errStopped
-			}
-			logger.Info("signal received as the database appeared: starting only to ship it", "signal", sig.String())
-			r.stopRequested = true
-			waiting = false
-		case <-time.After(pollInterval):
-		}
+	raw := replica.WithStallTimeout(replica.NewClient(cfg, logger), cfg.S3StallTimeout)
+	if err := r.waitDB(ctx, raw); err != nil {
+		return err
 	}
 
 	if err := replica.CheckHeader(cfg.DBPath); err != nil {
@@ -207,20 +196,6 @@ func (r *runner) start(ctx context.Context) error {
 		lin.markErr = err
 	}
 
-	switch {
-	case r.lease != nil: // a new history after a loss: the lease is ours already, or again
-		if err := r.waitLease(ctx); err != nil {
-			return err
-		}
-	case cfg.Lease && cfg.Location().Scheme == "s3":
-		if err := r.acquireLease(ctx); err != nil {
-			return err
-		}
-	case cfg.Lease:
-		logger.Info("no lease for a file:// replica: single writer is up to you")
-	}
-
-	raw := replica.WithStallTimeout(replica.NewClient(cfg, logger), cfg.S3StallTimeout)
 	r.watch = &snapshotWatch{client: raw}
 	client := &observedClient{ReplicaClient: raw, onWrite: func(level int, maxTXID ltx.TXID, err error, at time.Time) {
 		st.wrote(level, maxTXID, err, at)
@@ -232,7 +207,7 @@ func (r *runner) start(ctx context.Context) error {
 		if r.resetting.Load() {
 			return fmt.Errorf("not writing: %w", errResetting)
 		}
-		if r.lease != nil && !r.lease.valid(time.Now()) {
+		if r.lease != nil && !r.lease.Valid(time.Now()) {
 			return fmt.Errorf("not writing: %w", errLeaseNotValid)
 		}
 		return nil
@@ -246,6 +221,9 @@ func (r *runner) start(ctx context.Context) error {
 		if err == nil {
 			break
 		}
+		if errors.Is(err, ErrBehind) {
+			return r.holdBehind(ctx, err)
+		}
 		if errors.Is(err, ErrLineage) {
 			st.metrics.LineageRefused.Set(1)
 			return err
@@ -253,7 +231,7 @@ func (r *runner) start(ctx context.Context) error {
 		if st.set(StateCheckingLineage, "cannot read the replica to check lineage: "+err.Error()) {
 			logger.Warn("cannot check lineage yet, retrying", "error", err.Error())
 		}
-		if err := r.wait(ctx, leaseRetry, "checking lineage"); err != nil {
+		if err := r.wait(ctx, lease.Retry, "checking lineage"); err != nil {
 			return err
 		}
 	}
@@ -282,6 +260,7 @@ func (r *runner) start(ctx context.Context) error {
 		}
 	}
 	st.set(StateReplicating, "")
+	st.markStarted()
 	logger.Info("replicating", "db", cfg.DBPath, "replica", st.url, "sync_interval", cfg.SyncInterval.String(),
 		"snapshot_interval", cfg.SnapshotInterval.String(), "retention", cfg.Retention.String())
 	return nil
@@ -438,69 +417,10 @@ func (r *runner) newHistory(ctx context.Context, lost error) error {
 	return r.start(ctx)
 }
 
-// acquireLease waits until the lease is ours. Another holder means wait;
-// a SIGTERM while waiting exits 75: the app's commits were not replicated.
-func (r *runner) acquireLease(ctx context.Context) error {
-	bs, err := bucket.New(r.cfg)
-	if err != nil {
-		return err
-	}
-	r.lease = newLease(bs)
-	if id, locked, f, err := volumeID(r.cfg.DBPath); err != nil {
-		r.logger.Warn("no volume lease id: a restart after a crash waits out the lease TTL", "error", err.Error())
-	} else {
-		r.idFile = f
-		r.lease.owner += "/" + id
-		if locked {
-			r.lease.reclaimSuffix = "/" + id
-		}
-	}
-	r.st.mu.Lock()
-	r.st.lease = r.lease
-	r.st.mu.Unlock()
-	return r.waitLease(ctx)
-}
-
-// waitLease retries acquiring the lease until it is ours.
-func (r *runner) waitLease(ctx context.Context) error {
-	r.st.set(StateWaitingLease, "")
-	for {
-		err := r.lease.acquire(ctx)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, errLeaseHeld) && !bucket.Retryable(err) {
-			// Denied (77) or no such bucket (65): waiting will not fix it.
-			return err
-		}
-		if r.st.set(StateWaitingLease, err.Error()) {
-			r.logger.Warn("waiting for the single-writer lease", "error", err.Error())
-		}
-		if werr := r.wait(ctx, leaseRetry, "waiting for the lease"); werr != nil {
-			if errors.Is(err, errLeaseHeld) {
-				return sysexit.New(sysexit.TempFail, fmt.Errorf("stopped while waiting for the lease on %s (%w): nothing was replicated", r.st.url, err))
-			}
-			return werr
-		}
-	}
-	r.st.metrics.LeaseHeld.Set(1)
-	if r.lease.reclaimed {
-		r.logger.Info("took over the lease of a previous sidecar on this volume (it stopped without releasing it)")
-	}
-	r.logger.Info("lease acquired", "owner", r.lease.owner, "ttl", leaseTTL.String())
-	return nil
-}
-
 // loop refreshes positions and keeps the lease until a signal, ctx's end,
 // a server failure or the loss of the lease.
 func (r *runner) loop(ctx context.Context, serveErr <-chan error) error {
 	st, logger, db := r.st, r.logger, r.db
-	var lost <-chan error
-	if r.lease != nil {
-		var stop func()
-		lost, stop = keepLease(ctx, r.lease, st, logger)
-		defer stop()
-	}
 	cu := &catchUp{db: db, timeout: 10 * time.Second}
 	initialised := false
 	t := time.NewTicker(pollInterval)
@@ -536,11 +456,8 @@ func (r *runner) loop(ctx context.Context, serveErr <-chan error) error {
 			return nil
 		case err := <-serveErr:
 			return fmt.Errorf("metrics server: %w", err)
-		case err := <-lost:
-			r.leaseLost = true
-			st.metrics.LeaseHeld.Set(0)
-			st.set(StateLeaseLost, err.Error())
-			return sysexit.New(sysexit.TempFail, fmt.Errorf("replication of %s stopped: %w", st.url, err))
+		case err := <-r.lost:
+			return r.onLeaseLost(err)
 		case now := <-t.C:
 			if !initialised {
 				// Litestream initialises a DB lazily, on its first monitor
@@ -636,9 +553,12 @@ func (r *runner) shutdown(ctx context.Context, srv *telemetry.Server) error {
 			logger.Info("final sync done", "duration", time.Since(start).Round(time.Millisecond).String())
 		}
 	}
+	if r.stopKeep != nil {
+		r.stopKeep() // no renewal may race the release
+	}
 	if r.lease != nil && !r.leaseLost {
-		if err := r.lease.release(sctx); err != nil {
-			logger.Warn("lease not released; it runs out by itself", "error", err.Error(), "ttl", leaseTTL.String())
+		if err := r.lease.Release(sctx); err != nil {
+			logger.Warn("lease not released; it runs out by itself", "error", err.Error(), "ttl", lease.TTL.String())
 		} else {
 			logger.Info("lease released")
 		}

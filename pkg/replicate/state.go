@@ -7,6 +7,7 @@ import (
 
 	"github.com/superfly/ltx"
 
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/lease"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/replica"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/telemetry"
 )
@@ -23,6 +24,10 @@ const (
 	StateCheckingLineage = "checking_lineage"
 	StateLeaseLost       = "lease_lost"
 	StateNewHistory      = "starting_new_history"
+	// StateBehind: the database is behind the replica (restored before a
+	// writer's last sync) or missing while the replica holds a backup; the
+	// sidecar replicates nothing and keeps the app's startup gate shut.
+	StateBehind = "behind_replica"
 )
 
 // state is what the sidecar knows, shared between the run loop, the
@@ -39,12 +44,16 @@ type state struct {
 	lastSync    time.Time
 	lastSyncErr error
 	marker      *replica.Marker
-	lease       *lease    // nil without a lease
-	wasReady    *bool     // readiness at the last readinessChange call
-	initialised bool      // the sidecar's own first sync initialised the DB
-	progressAt  time.Time // last time the replica advanced or was caught up
-	problems    [2]string // what is wrong with the database file [0] and the replica [1]; "" when fine
-	metrics     *telemetry.Metrics
+	lease       *lease.Lease // nil without a lease
+	wasReady    *bool        // readiness at the last readinessChange call
+	initialised bool         // the sidecar's own first sync initialised the DB
+	// started: the app may start (/startupz). Set once the lineage is
+	// checked under the lease, or the replica proven empty under it on a
+	// first boot; it stays set for the life of the process.
+	started    bool
+	progressAt time.Time // last time the replica advanced or was caught up
+	problems   [2]string // what is wrong with the database file [0] and the replica [1]; "" when fine
+	metrics    *telemetry.Metrics
 }
 
 // wedgeAfter is how long replication may be behind without any progress
@@ -78,6 +87,13 @@ func (s *state) setProblem(what, p string) bool {
 	changed := s.problems[i] != p
 	s.problems[i] = p
 	return changed
+}
+
+// markStarted opens the app's startup gate (/startupz) for good.
+func (s *state) markStarted() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.started = true
 }
 
 // wrote records an upload's outcome (from observedClient).
@@ -156,7 +172,7 @@ func (s *state) readyLocked(now time.Time) (bool, string) {
 			return false, p
 		}
 	}
-	if s.lease != nil && !s.lease.valid(now) {
+	if s.lease != nil && !s.lease.Valid(now) {
 		return false, "single-writer lease not renewed (uploads paused): " + s.reasonOr("renewal failing")
 	}
 	caughtUp := s.localTXID <= s.replicaTXID
@@ -205,7 +221,7 @@ func (s *state) status() telemetry.Status {
 	}
 	st := telemetry.Status{
 		Ready: ready, Reason: reason, State: s.name, DBPath: s.dbPath, ReplicaURL: s.url,
-		Wedged: s.wedgedLocked(now),
+		Wedged: s.wedgedLocked(now), Started: s.started,
 	}
 	if s.localTXID != 0 {
 		st.LocalTXID = s.localTXID.String()
@@ -224,13 +240,13 @@ func (s *state) status() telemetry.Status {
 		st.Restore = s.marker
 	}
 	if s.lease != nil {
-		holder, until, ours := s.lease.held()
+		holder, until, ours := s.lease.Held()
 		st.LeaseHolder = holder
 		if !until.IsZero() {
 			u := until.UTC()
 			st.LeaseExpires = &u
 		}
-		if ours && s.lease.valid(now) {
+		if ours && s.lease.Valid(now) {
 			st.LeaseHeld = true
 			s.metrics.LeaseHeld.Set(1)
 		} else {

@@ -30,20 +30,47 @@ type Result struct {
 }
 
 // Run is init mode. It returns nil only when DB_PATH is ready to use or the
-// replica was proven empty under RESTORE_IF_REPLICA_MISSING=new. Everything,
-// retries included, runs within RESTORE_TIMEOUT.
+// replica was proven empty under RESTORE_IF_REPLICA_MISSING=new. It first
+// waits (RESTORE_LEASE_WAIT) while another writer holds the replica's
+// lease; everything after that, retries included, runs within
+// RESTORE_TIMEOUT.
 func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target) (Result, error) {
 	start := time.Now()
 	url := cfg.Location().String()
 	logger = logger.With("replica", url, "db", cfg.DBPath)
+
+	var local ltx.TXID // the local position of a database already at DB_PATH
+	_, err := os.Stat(cfg.DBPath)
+	exists := err == nil
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return Result{}, sysexit.New(sysexit.CantCreate, fmt.Errorf("stat DB_PATH: %w", err))
+	}
+	if exists {
+		kctx, kcancel := context.WithTimeout(ctx, cfg.RestoreTimeout)
+		pos, done, err := keepAsIs(kctx, cfg, logger, target, url)
+		kcancel()
+		if err != nil {
+			return Result{}, err
+		}
+		if done {
+			return Result{Outcome: replica.OutcomePresent, Duration: time.Since(start)}, nil
+		}
+		local = pos
+	}
+	// From here the replica decides, so it must be final: no writer may
+	// still be stopping. The wait has its own bound (RESTORE_LEASE_WAIT);
+	// RESTORE_TIMEOUT starts after it.
+	if err := awaitWriter(ctx, cfg, logger); err != nil {
+		return Result{}, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.RestoreTimeout)
 	defer cancel()
 
 	var src *source
 	var res Result
-	if _, err := os.Stat(cfg.DBPath); err == nil {
+	if exists {
 		var done bool
-		src, done, err = existing(ctx, cfg, logger, target, url)
+		src, done, err = existing(ctx, cfg, logger, target, url, local)
 		if err != nil {
 			return Result{}, err
 		}
@@ -53,8 +80,6 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Ta
 		if res.MovedAside, err = moveAside(cfg.DBPath, logger); err != nil {
 			return Result{}, err
 		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return Result{}, sysexit.New(sysexit.CantCreate, fmt.Errorf("stat DB_PATH: %w", err))
 	}
 
 	if src == nil {
@@ -105,27 +130,33 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Ta
 	return res, nil
 }
 
-// existing decides about a database already at DB_PATH. done means leave it
-// as it is; otherwise the replica is ahead of it (a stale copy left on a node
-// after a failover) and src is the replica to restore from.
-//
-// The local position is what the restore marker and Litestream's meta
-// directory say. With neither (a database the app created and no sidecar
-// ever replicated), there is nothing to compare: it is kept, without a
-// network call.
-func existing(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target, url string) (*source, bool, error) {
+// keepAsIs decides about a database already at DB_PATH without the
+// replica: done means leave it as it is. It checks the file and reads its
+// local position: what the restore marker and Litestream's meta directory
+// say. With neither (a database the app created and no sidecar ever
+// replicated), there is nothing to compare: it is kept, without a network
+// call. A point-in-time target never replaces an existing database.
+func keepAsIs(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target, url string) (ltx.TXID, bool, error) {
 	if err := verify.Check(ctx, cfg.DBPath, verify.Quick); err != nil {
-		return nil, true, sysexit.New(sysexit.DataErr, fmt.Errorf("existing database %s: %w; move it aside to restore from the replica", cfg.DBPath, err))
+		return 0, true, sysexit.New(sysexit.DataErr, fmt.Errorf("existing database %s: %w; move it aside to restore from the replica", cfg.DBPath, err))
 	}
 	pos := localPosition(cfg.DBPath, url)
 	if pos == 0 {
 		logger.Info("database already present, leaving it untouched", "reason", "no local replication position to compare with the replica")
-		return nil, true, nil
+		return 0, true, nil
 	}
 	if !target.IsLatest() {
 		logger.Info("database already present, leaving it untouched", "local_txid", pos.String(), "reason", "a point-in-time target never replaces an existing database")
-		return nil, true, nil
+		return pos, true, nil
 	}
+	return pos, false, nil
+}
+
+// existing compares a database already at DB_PATH, at local position pos,
+// with the replica. done means leave it as it is; otherwise the replica is
+// ahead of it (a stale copy left on a node after a failover) or holds
+// another history, and src is the replica to restore from.
+func existing(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target, url string, pos ltx.TXID) (*source, bool, error) {
 	// A copy that may be stale must not start the app while the replica
 	// cannot be asked: writes on it would fork the history.
 	src, err := openSource(ctx, cfg, logger, target)

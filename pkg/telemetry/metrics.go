@@ -24,6 +24,7 @@ type Metrics struct {
 	RestoreDuration prometheus.Gauge
 	RestoreInfo     *prometheus.GaugeVec
 	LineageRefused  prometheus.Gauge
+	BehindReplica   prometheus.Gauge
 	ReplicaLost     prometheus.Counter
 }
 
@@ -63,6 +64,10 @@ func NewMetrics() *Metrics {
 			Name: prometheus.BuildFQName(namespace, "", "lineage_refused"),
 			Help: "1 when the lineage guard refused to replicate: the replica holds a backup this database was not restored from.",
 		}),
+		BehindReplica: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: prometheus.BuildFQName(namespace, "", "behind_replica"),
+			Help: "1 while the local database is behind the replica (restored before a writer's last sync, or missing while the replica holds a backup): the sidecar replicates nothing and the app's startup gate stays shut.",
+		}),
 		ReplicaLost: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: prometheus.BuildFQName(namespace, "", "replica_lost_total"),
 			Help: "Times the replica was found without the history this sidecar wrote (wiped prefix, store data loss) and a new history was started with a full snapshot.",
@@ -75,6 +80,6 @@ func NewMetrics() *Metrics {
 	})
 	buildInfo.Set(1)
 	m.Registry.MustRegister(m.ReplicaLag, m.LastSyncSuccess, m.SyncErrors, m.LeaseHeld, m.Ready,
-		m.RestoreDuration, m.RestoreInfo, m.LineageRefused, m.ReplicaLost, buildInfo)
+		m.RestoreDuration, m.RestoreInfo, m.LineageRefused, m.BehindReplica, m.ReplicaLost, buildInfo)
 	return m
 }

@@ -33,6 +33,10 @@ type Status struct {
 	// Wedged says why the process is stuck ("" when it is not); /healthz
 	// answers 503 with it so that the liveness probe restarts the sidecar.
 	Wedged string `json:"wedged,omitempty"`
+	// Started: the app may start (/startupz): the sidecar holds the lease
+	// and has checked the lineage, or proved the replica empty for a first
+	// boot. It never turns false again in a process's life.
+	Started bool `json:"started"`
 }
 
 // StatusFunc returns the current status; it must be cheap and safe to call
@@ -63,6 +67,21 @@ func Listen(addr string, m *Metrics, status StatusFunc, logger *slog.Logger) (*S
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "alive"})
+	})
+	// The startup probe's endpoint: the orchestrator starts the app only
+	// after it answers 200, so that the app never runs on a copy the
+	// sidecar has not proven to be the replica's latest.
+	mux.HandleFunc("GET /startupz", func(w http.ResponseWriter, _ *http.Request) {
+		s := status()
+		if !s.Started {
+			reason := s.Reason
+			if reason == "" {
+				reason = s.State
+			}
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"started": false, "state": s.State, "reason": reason})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"started": true, "state": s.State})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		s := status()

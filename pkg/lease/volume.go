@@ -1,4 +1,4 @@
-package replicate
+package lease
 
 import (
 	"crypto/rand"
@@ -11,7 +11,7 @@ import (
 	"syscall"
 )
 
-// volumeID gives the lease an identity tied to the database's volume: a
+// VolumeID gives the lease an identity tied to the database's volume: a
 // random ID kept beside the database (.<name>-sidecar-lease-id), flocked for
 // the life of the process. A sidecar restarted after a crash (same pod or
 // allocation, same volume) finds its predecessor's lease under the same ID
@@ -20,9 +20,8 @@ import (
 // sidecar on the same file cannot take the flock, and waits like any
 // other writer. It returns the ID, whether the flock is ours, and the file
 // to keep open (closing it drops the flock).
-func volumeID(dbPath string) (id string, locked bool, f *os.File, err error) {
-	dir, name := filepath.Split(dbPath)
-	p := filepath.Join(dir, "."+name+"-sidecar-lease-id")
+func VolumeID(dbPath string) (id string, locked bool, f *os.File, err error) {
+	p := idPath(dbPath)
 	f, err = os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return "", false, nil, fmt.Errorf("lease id %s: %w", p, err)
@@ -50,4 +49,33 @@ func volumeID(dbPath string) (id string, locked bool, f *os.File, err error) {
 		_ = f.Sync()
 	}
 	return id, locked, f, nil
+}
+
+// DeadOnVolume reports whether owner is a sidecar of this volume that is
+// no longer running: its id is the one kept beside dbPath and nobody holds
+// that file's flock. restore asks it so that a pod or allocation restarted
+// after a crash does not wait out a lease its own dead sidecar left. It
+// never creates the id file.
+func DeadOnVolume(dbPath, owner string) bool {
+	f, err := os.Open(idPath(dbPath))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	b := make([]byte, 64)
+	n, _ := f.ReadAt(b, 0)
+	id := strings.TrimSpace(string(b[:n]))
+	if id == "" || !strings.HasSuffix(owner, "/"+id) {
+		return false
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		return false // a live sidecar holds it
+	}
+	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return true
+}
+
+func idPath(dbPath string) string {
+	dir, name := filepath.Split(dbPath)
+	return filepath.Join(dir, "."+name+"-sidecar-lease-id")
 }

@@ -1,4 +1,4 @@
-package replicate
+package lease
 
 import (
 	"context"
@@ -24,33 +24,33 @@ func TestLeaseConditionalWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	store := &bucket.Store{Client: m.Client(), Bucket: "lease", Prefix: "p"}
-	a, b := newLease(store), newLease(store)
-	b.owner = "other:2"
+	a, b := New(store), New(store)
+	b.Owner = "other:2"
 
-	if err := a.acquire(ctx); err != nil {
+	if err := a.Acquire(ctx); err != nil {
 		t.Fatalf("first acquire: %v", err)
 	}
-	if err := b.acquire(ctx); !errors.Is(err, errLeaseHeld) || !strings.Contains(err.Error(), a.owner) {
-		t.Fatalf("second acquire = %v, want errLeaseHeld naming %s", err, a.owner)
+	if err := b.Acquire(ctx); !errors.Is(err, ErrHeld) || !strings.Contains(err.Error(), a.Owner) {
+		t.Fatalf("second acquire = %v, want ErrHeld naming %s", err, a.Owner)
 	}
 	// The create race: If-None-Match: * must fail when the object exists.
-	if _, err := b.write(ctx, leaseDoc{Owner: b.owner}, ""); !errors.Is(err, errLeaseLost) {
+	if _, err := b.write(ctx, Doc{Owner: b.Owner}, ""); !errors.Is(err, ErrLost) {
 		t.Fatalf("create-if-absent over an existing lease = %v, want a precondition failure", err)
 	}
 	// If-Match with a stale ETag must fail.
-	if _, err := b.write(ctx, leaseDoc{Owner: b.owner}, "0123456789abcdef0123456789abcdef"); !errors.Is(err, errLeaseLost) {
+	if _, err := b.write(ctx, Doc{Owner: b.Owner}, "0123456789abcdef0123456789abcdef"); !errors.Is(err, ErrLost) {
 		t.Fatalf("replace with a stale ETag = %v, want a precondition failure", err)
 	}
-	if err := a.renew(ctx); err != nil {
+	if err := a.Renew(ctx); err != nil {
 		t.Fatalf("renew: %v", err)
 	}
-	if !a.valid(time.Now()) {
+	if !a.Valid(time.Now()) {
 		t.Fatal("renewed lease not valid")
 	}
-	if err := a.release(ctx); err != nil {
+	if err := a.Release(ctx); err != nil {
 		t.Fatalf("release: %v", err)
 	}
-	if err := b.acquire(ctx); err != nil {
+	if err := b.Acquire(ctx); err != nil {
 		t.Fatalf("acquire after release: %v", err)
 	}
 	// Give a the ETag of b's object, as if a still believed it current;
@@ -58,11 +58,11 @@ func TestLeaseConditionalWrites(t *testing.T) {
 	a.mu.Lock()
 	a.etag = b.etag
 	a.mu.Unlock()
-	if err := b.renew(ctx); err != nil {
+	if err := b.Renew(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.renew(ctx); !errors.Is(err, errLeaseLost) {
-		t.Fatalf("renew after another writer took the lease = %v, want errLeaseLost", err)
+	if err := a.Renew(ctx); !errors.Is(err, ErrLost) {
+		t.Fatalf("renew after another writer took the lease = %v, want ErrLost", err)
 	}
 	obj, err := m.Client().GetObject(ctx, "lease", "p/lock.json", minio.GetObjectOptions{})
 	if err != nil {
@@ -71,7 +71,7 @@ func TestLeaseConditionalWrites(t *testing.T) {
 	defer obj.Close()
 	buf := make([]byte, 512)
 	n, _ := obj.Read(buf)
-	if !strings.Contains(string(buf[:n]), b.owner) {
-		t.Fatalf("lease object does not name the holder %s: %s", b.owner, buf[:n])
+	if !strings.Contains(string(buf[:n]), b.Owner) {
+		t.Fatalf("lease object does not name the holder %s: %s", b.Owner, buf[:n])
 	}
 }

@@ -1,0 +1,265 @@
+// Package lease is the single-writer lease on a replica prefix: the object
+// <prefix>/lock.json, kept with S3 conditional writes. The sidecar holds it
+// while it may upload; restore reads it to wait for a writer that is still
+// stopping (its final sync) before it restores.
+package lease
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/bucket"
+)
+
+// Lease timing. The lease object lives at <prefix>/lock.json, the key and
+// JSON shape of Litestream's own s3.Leaser, so an upstream litestream
+// process on the same prefix sees it too.
+const (
+	TTL = 30 * time.Second
+	// RenewEvery is well inside the TTL: two renewals may fail before the
+	// lease runs out.
+	RenewEvery = TTL / 3
+	// Retry is how often a waiting sidecar (or one whose renewal
+	// failed) tries again.
+	Retry = 2 * time.Second
+	// Margin: uploads stop this long before the lease expires by our
+	// clock, to absorb request latency and clock skew between writers.
+	Margin = 5 * time.Second
+	// CallTimeout bounds each lease request.
+	CallTimeout = 5 * time.Second
+	Key         = "lock.json"
+)
+
+// ErrHeld: another writer holds an unexpired lease.
+var ErrHeld = errors.New("lease held by another writer")
+
+// ErrLost: the lease object changed under us (another writer took it).
+var ErrLost = errors.New("lease lost to another writer")
+
+// ErrVanished: the lease object we hold is gone (If-Match on a
+// missing key).
+var ErrVanished = errors.New("lease object vanished")
+
+// Doc is the lease object's content (Litestream's litestream.Lease).
+type Doc struct {
+	Generation int64     `json:"generation"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	Owner      string    `json:"owner,omitempty"`
+}
+
+// Lease is a single-writer lease on the replica prefix, kept with S3
+// conditional writes: create-if-absent (If-None-Match: *) and
+// replace-only-the-version-we-hold (If-Match: etag). Whoever loses the
+// race gets 412 Precondition Failed and writes nothing.
+type Lease struct {
+	store *bucket.Store
+	Owner string
+	// ReclaimSuffix, when set, marks leases left by a dead predecessor on
+	// this volume (VolumeID): those are taken over at once.
+	ReclaimSuffix string
+	Reclaimed     bool // the last acquire took over a dead predecessor's lease
+
+	mu     sync.Mutex
+	doc    Doc    // ours, while held
+	etag   string // of our lease object; "" when not held
+	holder string // last known holder (us or another writer)
+	until  time.Time
+}
+
+// New is a lease on store's prefix owned by this process (host:pid).
+func New(store *bucket.Store) *Lease {
+	host, _ := os.Hostname()
+	return &Lease{store: store, Owner: fmt.Sprintf("%s:%d", host, os.Getpid())}
+}
+
+func (l *Lease) key() string { return key(l.store) }
+
+func key(store *bucket.Store) string {
+	if store.Prefix == "" {
+		return Key
+	}
+	return store.Prefix + "/" + Key
+}
+
+// Live reports whether d still excludes other writers at now.
+func (d *Doc) Live(now time.Time) bool { return d != nil && now.Before(d.ExpiresAt) }
+
+// Read returns the lease object on store's prefix, nil when there is none,
+// without taking it: restore reads it to learn whether a writer still runs.
+func Read(ctx context.Context, store *bucket.Store) (*Doc, error) {
+	ctx, cancel := context.WithTimeout(ctx, CallTimeout)
+	defer cancel()
+	doc, _, err := read(ctx, store)
+	return doc, err
+}
+
+// acquire takes the lease if nobody holds an unexpired one. It returns
+// ErrHeld (wrapped, naming the holder) when another writer has it.
+func (l *Lease) Acquire(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, CallTimeout)
+	defer cancel()
+	cur, etag, err := read(ctx, l.store)
+	if err != nil {
+		return err
+	}
+	gen := int64(1)
+	if cur != nil {
+		reclaim := l.ReclaimSuffix != "" && strings.HasSuffix(cur.Owner, l.ReclaimSuffix)
+		if time.Now().Before(cur.ExpiresAt) && cur.Owner != l.Owner && !reclaim {
+			l.mu.Lock()
+			l.holder, l.until = cur.Owner, cur.ExpiresAt
+			l.mu.Unlock()
+			return fmt.Errorf("%w: %s until %s", ErrHeld, cur.Owner, cur.ExpiresAt.UTC().Format(time.RFC3339))
+		}
+		gen = cur.Generation + 1
+	}
+	doc := Doc{Generation: gen, ExpiresAt: time.Now().Add(TTL), Owner: l.Owner}
+	newTag, err := l.write(ctx, doc, etag)
+	if errors.Is(err, ErrLost) {
+		return fmt.Errorf("%w: another writer took it first", ErrHeld)
+	}
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.doc, l.etag, l.holder, l.until = doc, newTag, l.Owner, doc.ExpiresAt
+	l.Reclaimed = cur != nil && cur.Owner != l.Owner && time.Now().Before(cur.ExpiresAt)
+	l.mu.Unlock()
+	return nil
+}
+
+// renew extends the lease we hold; ErrLost when the object changed.
+func (l *Lease) Renew(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, CallTimeout)
+	defer cancel()
+	l.mu.Lock()
+	doc, etag := l.doc, l.etag
+	l.mu.Unlock()
+	if etag == "" {
+		return ErrLost
+	}
+	doc.ExpiresAt = time.Now().Add(TTL)
+	newTag, err := l.write(ctx, doc, etag)
+	if errors.Is(err, ErrVanished) {
+		// Our lease object was deleted (a wiped prefix): create it again,
+		// only if nobody else did meanwhile. The replica watcher decides
+		// separately whether the history went with it.
+		newTag, err = l.write(ctx, doc, "")
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if errors.Is(err, ErrLost) {
+		l.etag, l.holder, l.until = "", "", time.Time{}
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	l.doc, l.etag, l.until = doc, newTag, doc.ExpiresAt
+	return nil
+}
+
+// release marks our lease expired (conditionally, so it never clobbers a
+// lease another writer took), letting the next writer start at once.
+func (l *Lease) Release(ctx context.Context) error {
+	l.mu.Lock()
+	doc, etag := l.doc, l.etag
+	l.etag = ""
+	l.mu.Unlock()
+	if etag == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, CallTimeout)
+	defer cancel()
+	doc.ExpiresAt = time.Now().Add(-time.Second)
+	_, err := l.write(ctx, doc, etag)
+	if errors.Is(err, ErrLost) || errors.Is(err, ErrVanished) {
+		return nil // someone else has it already, or nobody: nothing of ours to release
+	}
+	return err
+}
+
+// valid reports whether uploads may go ahead: we hold the lease and it
+// has more than Margin left by our clock.
+func (l *Lease) Valid(now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.etag != "" && now.Add(Margin).Before(l.until)
+}
+
+// held reports the last known holder and expiry, for /status.
+func (l *Lease) Held() (holder string, until time.Time, ours bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.holder, l.until, l.etag != "" && l.holder == l.Owner
+}
+
+// read returns the current lease object and its ETag; nil when absent.
+func read(ctx context.Context, store *bucket.Store) (*Doc, string, error) {
+	k := key(store)
+	obj, err := store.Client.GetObject(ctx, store.Bucket, k, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, "", fmt.Errorf("read lease %s: %w", k, bucket.Classify(err))
+	}
+	defer obj.Close()
+	info, err := obj.Stat()
+	if err != nil {
+		if minio.ToErrorResponse(err).Code == "NoSuchKey" {
+			return nil, "", nil
+		}
+		return nil, "", fmt.Errorf("read lease %s: %w", k, bucket.Classify(err))
+	}
+	b, err := io.ReadAll(io.LimitReader(obj, 64<<10))
+	if err != nil {
+		return nil, "", fmt.Errorf("read lease %s: %w", k, bucket.Classify(err))
+	}
+	var doc Doc
+	if err := json.Unmarshal(b, &doc); err != nil {
+		// An unreadable lease object is treated as expired: it will be
+		// replaced conditionally on its ETag, so no writer is overrun.
+		return &Doc{}, info.ETag, nil
+	}
+	return &doc, info.ETag, nil
+}
+
+// write puts doc if the object is still at etag ("" = still absent).
+func (l *Lease) write(ctx context.Context, doc Doc, etag string) (string, error) {
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return "", err
+	}
+	opts := minio.PutObjectOptions{ContentType: "application/json"}
+	if etag == "" {
+		opts.SetMatchETagExcept("*")
+	} else {
+		opts.SetMatchETag(etag)
+	}
+	info, err := l.store.Client.PutObject(ctx, l.store.Bucket, l.key(), bytes.NewReader(b), int64(len(b)), opts)
+	if err != nil {
+		if isPrecondition(err) {
+			return "", ErrLost
+		}
+		if etag != "" && minio.ToErrorResponse(err).Code == "NoSuchKey" {
+			return "", ErrVanished
+		}
+		return "", fmt.Errorf("write lease %s: %w", l.key(), bucket.Classify(err))
+	}
+	return info.ETag, nil
+}
+
+func isPrecondition(err error) bool {
+	r := minio.ToErrorResponse(err)
+	return r.Code == "PreconditionFailed" || r.StatusCode == http.StatusPreconditionFailed ||
+		r.StatusCode == http.StatusConflict
+}

@@ -1,0 +1,209 @@
+package replicate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/benbjohnson/litestream"
+
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/bucket"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/lease"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
+)
+
+// The first steps of start: the lease, then the database. /startupz (the
+// orchestrator's gate before the app starts) passes once these prove that
+// the app may write: the lineage is checked under the lease (start), or the
+// replica is proven empty under the lease and the app is to create the
+// database (waitDB).
+
+// takeLease holds the single-writer lease from here to shutdown: acquired
+// once (waiting while another writer holds it), then renewed by keepLease.
+// On a new history the lease is still ours: it only waits for it to be
+// valid again if renewals are failing.
+func (r *runner) takeLease(ctx context.Context) error {
+	cfg := r.cfg
+	switch {
+	case r.lease != nil:
+		return r.awaitValidLease(ctx)
+	case cfg.Lease && cfg.Location().Scheme == "s3":
+		if err := r.acquireLease(ctx); err != nil {
+			return err
+		}
+		r.lost, r.stopKeep = keepLease(ctx, r.lease, r.st, r.logger)
+	case cfg.Lease:
+		r.logger.Info("no lease for a file:// replica: single writer is up to you")
+	}
+	return nil
+}
+
+// acquireLease waits until the lease is ours. Another holder means wait;
+// a SIGTERM while waiting exits 75: the app's commits were not replicated.
+func (r *runner) acquireLease(ctx context.Context) error {
+	bs, err := bucket.New(r.cfg)
+	if err != nil {
+		return err
+	}
+	r.lease = lease.New(bs)
+	if id, locked, f, err := lease.VolumeID(r.cfg.DBPath); err != nil {
+		r.logger.Warn("no volume lease id: a restart after a crash waits out the lease TTL", "error", err.Error())
+	} else {
+		r.idFile = f
+		r.lease.Owner += "/" + id
+		if locked {
+			r.lease.ReclaimSuffix = "/" + id
+		}
+	}
+	r.st.mu.Lock()
+	r.st.lease = r.lease
+	r.st.mu.Unlock()
+	r.st.set(StateWaitingLease, "")
+	for {
+		err := r.lease.Acquire(ctx)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, lease.ErrHeld) && !bucket.Retryable(err) {
+			// Denied (77) or no such bucket (65): waiting will not fix it.
+			return err
+		}
+		if r.st.set(StateWaitingLease, err.Error()) {
+			r.logger.Warn("waiting for the single-writer lease", "error", err.Error())
+		}
+		if werr := r.wait(ctx, lease.Retry, "waiting for the lease"); werr != nil {
+			if errors.Is(err, lease.ErrHeld) {
+				return sysexit.New(sysexit.TempFail, fmt.Errorf("stopped while waiting for the lease on %s (%w): nothing was replicated", r.st.url, err))
+			}
+			return werr
+		}
+	}
+	r.st.metrics.LeaseHeld.Set(1)
+	if r.lease.Reclaimed {
+		r.logger.Info("took over the lease of a previous sidecar on this volume (it stopped without releasing it)")
+	}
+	r.logger.Info("lease acquired", "owner", r.lease.Owner, "ttl", lease.TTL.String())
+	return nil
+}
+
+// awaitValidLease waits, on a restart of the sequence, until the lease
+// kept by keepLease is valid (renewals may be failing in an outage).
+func (r *runner) awaitValidLease(ctx context.Context) error {
+	for !r.lease.Valid(time.Now()) {
+		r.st.set(StateWaitingLease, "lease renewal failing")
+		select {
+		case err := <-r.lost:
+			return r.onLeaseLost(err)
+		default:
+		}
+		if err := r.wait(ctx, lease.Retry, "waiting for the lease"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// onLeaseLost ends replication when another writer took the lease: exit 75.
+func (r *runner) onLeaseLost(err error) error {
+	r.leaseLost = true
+	r.st.metrics.LeaseHeld.Set(0)
+	r.st.set(StateLeaseLost, err.Error())
+	return sysexit.New(sysexit.TempFail, fmt.Errorf("replication of %s stopped: %w", r.st.url, err))
+}
+
+// waitDB waits for DB_PATH to exist. Meanwhile, on a first boot, it proves
+// the replica empty (under the lease, nobody can write to it after that)
+// and lets the app start to create the database. A replica that holds data
+// while DB_PATH is missing means restore did not run or did not finish:
+// the app must not create a new database there, so the startup gate stays
+// shut and the sidecar says why, loudly. If a database appears anyway, the
+// lineage guard decides about it.
+func (r *runner) waitDB(ctx context.Context, client litestream.ReplicaClient) error {
+	cfg, logger, st := r.cfg, r.logger, r.st
+	if _, err := os.Stat(cfg.DBPath); err == nil {
+		return nil
+	}
+	if st.set(StateWaitingDB, "") {
+		logger.Info("waiting for the database to appear", "db", cfg.DBPath)
+	}
+	proven, next := false, time.Time{}
+	for {
+		if _, err := os.Stat(cfg.DBPath); err == nil {
+			return nil
+		}
+		if !proven && !time.Now().Before(next) {
+			proven = r.proveEmpty(ctx, client)
+			next = time.Now().Add(lease.Retry)
+		}
+		select {
+		case <-ctx.Done():
+			return errStopped
+		case err := <-r.lost:
+			return r.onLeaseLost(err)
+		case sig := <-r.signals:
+			// The app may have created and written the database since the
+			// last look: if it is there now, start anyway so that
+			// shutdown's final sync ships it, then stop.
+			if _, err := os.Stat(cfg.DBPath); err != nil {
+				logger.Info("signal received while waiting for the database", "signal", sig.String())
+				return errStopped
+			}
+			logger.Info("signal received as the database appeared: starting only to ship it", "signal", sig.String())
+			r.stopRequested = true
+			return nil
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+// proveEmpty lists the replica for a first boot; it reports whether the
+// replica was proven empty (and the app may start).
+func (r *runner) proveEmpty(ctx context.Context, client litestream.ReplicaClient) bool {
+	st, logger := r.st, r.logger
+	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	tip, err := remoteTip(lctx, client)
+	switch {
+	case err != nil:
+		if st.set(StateWaitingDB, "cannot read the replica to prove it empty: "+err.Error()) {
+			logger.Warn("cannot read the replica to prove it empty, retrying", "error", err.Error())
+		}
+		return false
+	case tip != nil:
+		why := fmt.Sprintf("the replica %s holds a backup (position %s) but %s does not exist: restore did not run or did not finish for this copy; "+
+			"the app must not create a new database here (delete the pod / restart the allocation so that restore runs)", st.url, tip.MaxTXID, r.cfg.DBPath)
+		if st.set(StateBehind, why) {
+			st.metrics.BehindReplica.Set(1)
+			logger.Error("database missing while the replica holds a backup: not letting the app start", "reason", why)
+		}
+		return false
+	}
+	st.metrics.BehindReplica.Set(0)
+	st.set(StateWaitingDB, "")
+	st.markStarted()
+	logger.Info("replica proven empty: the app may create the database", "replica", st.url)
+	return true
+}
+
+// holdBehind keeps a sidecar whose database is behind the replica (ErrBehind)
+// up, unready and loud until it is stopped: exiting would only restart it
+// into the same state, while staying up keeps /status, the metric and the
+// alert telling the operator. The app's startup gate stays shut. The lease
+// stays held so that nobody moves the replica further meanwhile; it is
+// released at shutdown. Stopped, it exits 65 (nothing was replicated).
+func (r *runner) holdBehind(ctx context.Context, behind error) error {
+	st, logger := r.st, r.logger
+	st.set(StateBehind, behind.Error())
+	st.metrics.BehindReplica.Set(1)
+	logger.Error("LOCAL DATABASE BEHIND THE REPLICA: not replicating it", "error", behind.Error())
+	select {
+	case <-ctx.Done():
+	case err := <-r.lost:
+		return r.onLeaseLost(err)
+	case sig := <-r.signals:
+		logger.Info("signal received while behind the replica", "signal", sig.String())
+	}
+	return behind
+}
