@@ -71,7 +71,9 @@ func TestStallTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const d = 500 * time.Millisecond
+	// Long enough that a loaded machine's loopback MinIO never looks
+	// stalled on the healthy calls (500 ms did, at load 8 on 2 cores).
+	const d = 2 * time.Second
 	c := replica.WithStallTimeout(replica.NewClient(cfg, slog.New(slog.DiscardHandler)), d)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -1,0 +1,170 @@
+package replicate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/benbjohnson/litestream"
+	"github.com/superfly/ltx"
+
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/replica"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
+)
+
+// The guards of the start sequence, run under the lease: the lineage
+// guard, the WAL-continuity check with its pin, a replica without a base;
+// and newHistory, which replaces a lost history and runs the start again.
+
+var errLeaseNotValid = errors.New("single-writer lease not held or about to expire")
+
+var errResetting = errors.New("replacing a lost replica history")
+
+func (r *runner) checkLineage(ctx context.Context, client litestream.ReplicaClient, lin lineage) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	tip, err := remoteTip(ctx, client)
+	if err != nil {
+		return fmt.Errorf("list %s: %w", r.st.url, err)
+	}
+	var l0 *ltx.FileInfo
+	if tip != nil {
+		lin.remote = tip.MaxTXID
+		if l0, lin.remoteSum, err = replica.L0At(ctx, client, lin.remote); err != nil {
+			return fmt.Errorf("read %s: %w", r.st.url, err)
+		}
+	}
+	local, err := localPos(r.cfg.DBPath)
+	if err == nil && l0 != nil && local >= lin.remote {
+		lin.localSum, lin.localOK, err = replica.LocalFileChecksum(r.cfg.DBPath, l0.MinTXID, l0.MaxTXID)
+	}
+	if err != nil {
+		// Unreadable local Litestream state proves nothing; decide on the marker.
+		r.logger.Warn("cannot read Litestream's local state", "error", err.Error())
+	}
+	lin.local = local
+	how, err := lin.check()
+	if err != nil {
+		return err
+	}
+	if how == viaMarker && local != 0 {
+		// The database descends from the replica (the marker proves it),
+		// but Litestream's local state does not: left in place, Litestream
+		// would upload its files on top of the replica's history. Without
+		// it, the first sync is a snapshot.
+		r.logger.Warn("Litestream's local state does not match the replica: removing it, the first sync is a full snapshot",
+			"local_txid", local.String(), "replica_txid", lin.remote.String())
+		if err := os.RemoveAll(replica.MetaDir(r.cfg.DBPath)); err != nil {
+			return sysexit.New(sysexit.CantCreate, fmt.Errorf("remove Litestream's local state: %w", err))
+		}
+	}
+	r.logger.Info("lineage checked", "replica_txid", lin.remote.String(), "local_txid", local.String(), "checksum", lin.remoteSum.String())
+	return nil
+}
+
+// ensureContinuity: if the WAL no longer continues from Litestream's last
+// local LTX file (the app checkpointed while the sidecar was down), the
+// replica would silently miss those frames; pkg/replica moves the replica's
+// history aside (restorable) and drops the local state, so the first sync
+// is a full snapshot. Runs after the lineage guard, under the lease.
+func (r *runner) ensureContinuity(ctx context.Context) (replica.Continuity, error) {
+	c, err := replica.CheckContinuity(r.cfg.DBPath)
+	if err != nil {
+		return c, sysexit.New(sysexit.DataErr, fmt.Errorf("check WAL continuity of %s: %w", r.cfg.DBPath, err))
+	}
+	if !c.Broken {
+		return c, nil
+	}
+	r.logger.Warn("WAL discontinuity: starting a new replica history with a full snapshot", "reason", c.Reason, "local_txid", c.TXID.String())
+	dest, err := replica.Rebaseline(ctx, r.cfg, r.logger)
+	if err != nil {
+		return c, fmt.Errorf("rebaseline %s: %w", r.st.url, err)
+	}
+	r.logger.Info("previous replica history kept", "at", dest)
+	return replica.Continuity{}, nil // no local state left to continue from
+}
+
+// continuous runs the continuity check, then pins the WAL, then checks
+// that the WAL did not restart in between. The order matters: the check
+// reads the -shm, and closing that descriptor under the pin would drop
+// the pin's SQLite locks (pkg/replica/pin.go). A restart in between is
+// what the next round's check sees, and answers with a new history.
+func (r *runner) continuous(ctx context.Context) (*replica.Pin, error) {
+	for attempt := 0; attempt < 3; attempt++ {
+		c, err := r.ensureContinuity(ctx)
+		if err != nil {
+			return nil, err
+		}
+		pin, err := replica.PinWAL(ctx, r.cfg.DBPath)
+		if err != nil {
+			// Litestream will meet the same database and say what is
+			// wrong with it; the start goes on without the pin.
+			r.logger.Warn("cannot hold the WAL while starting: an app checkpoint in the next second could cost the replica the frames not yet shipped", "error", err.Error())
+			return nil, nil
+		}
+		if ok, err := c.Unchanged(r.cfg.DBPath); err != nil {
+			pin.Release()
+			return nil, sysexit.New(sysexit.DataErr, fmt.Errorf("check WAL continuity of %s: %w", r.cfg.DBPath, err))
+		} else if ok {
+			return pin, nil
+		}
+		pin.Release()
+	}
+	return nil, sysexit.New(sysexit.TempFail, fmt.Errorf("the WAL of %s kept restarting while the sidecar started", r.cfg.DBPath))
+}
+
+// ensureBase moves aside a replica left without a base (watch.go,
+// baseless), so that the first sync is a full snapshot instead of one
+// more increment nobody can restore.
+func (r *runner) ensureBase(ctx context.Context, client litestream.ReplicaClient) error {
+	bad, err := baseless(ctx, client)
+	if err != nil {
+		return fmt.Errorf("list %s: %w", r.st.url, err)
+	}
+	if !bad {
+		return nil
+	}
+	r.st.metrics.ReplicaLost.Inc()
+	r.logger.Error("the replica holds increments but no snapshot to restore them from (it was wiped while a sidecar ran, or altered): starting a new history with a full snapshot")
+	dest, err := replica.Rebaseline(ctx, r.cfg, r.logger)
+	if err != nil {
+		return fmt.Errorf("rebaseline %s: %w", r.st.url, err)
+	}
+	r.logger.Info("what the replica held was kept", "at", dest)
+	return nil
+}
+
+// newHistory replaces a lost replica history (ErrReplicaLost from the
+// watcher): loudly (an ERROR line, replica_lost_total, /status), then with
+// the upload gate closed it stops Litestream, moves aside whatever was
+// uploaded since the loss (increments without a base), drops Litestream's
+// local state and runs the start sequence again, so that the first sync is
+// a full snapshot of the database as it is. Nothing the app committed is
+// lost: it is all in the local database, which the snapshot carries.
+func (r *runner) newHistory(ctx context.Context, lost error) error {
+	st, logger := r.st, r.logger
+	st.set(StateNewHistory, lost.Error())
+	if errors.Is(lost, ErrReplicaLost) {
+		st.metrics.ReplicaLost.Inc()
+		logger.Error("replica history lost: starting a new one with a full snapshot", "error", lost.Error())
+	} else {
+		logger.Error("database replaced underneath the sidecar: keeping the old history aside and starting a new one with a full snapshot of the new file", "error", lost.Error())
+	}
+	r.resetting.Store(true)
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	_ = r.store.Close(cctx) // its final sync is refused by the gate: nothing to add to a lost history
+	cancel()
+	r.store, r.db = nil, nil
+	st.mu.Lock()
+	st.initialised, st.lastSync, st.lastSyncErr = false, time.Time{}, nil
+	st.mu.Unlock()
+	dest, err := replica.Rebaseline(ctx, r.cfg, logger)
+	if err != nil {
+		return sysexit.New(sysexit.Unavailable, fmt.Errorf("%w; moving what is left aside failed: %w", lost, err))
+	}
+	logger.Info("what the replica held after the loss was kept", "at", dest)
+	r.resetting.Store(false)
+	return r.start(ctx)
+}

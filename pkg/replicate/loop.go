@@ -1,0 +1,111 @@
+package replicate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/benbjohnson/litestream"
+)
+
+// loop refreshes positions and keeps the lease until a signal, ctx's end,
+// a server failure or the loss of the lease.
+func (r *runner) loop(ctx context.Context, serveErr <-chan error) error {
+	st, logger, db := r.st, r.logger, r.db
+	cu := &catchUp{db: db, timeout: 10 * time.Second}
+	initialised := false
+	t := time.NewTicker(pollInterval)
+	defer t.Stop()
+	checks := time.NewTicker(replicaCheckInterval)
+	defer checks.Stop()
+	checked, checking := make(chan error, 1), false
+	for {
+		select {
+		case <-checks.C:
+			if initialised && !checking {
+				checking = true
+				go func() { checked <- r.watch.check(ctx) }()
+			}
+		case err := <-checked:
+			checking = false
+			switch {
+			case errors.Is(err, ErrReplicaLost):
+				return err
+			case errors.Is(err, errBucketMissing):
+				if st.setProblem("replica", err.Error()) {
+					logger.Error("nothing can be replicated until the bucket is recreated", "error", err.Error())
+				}
+			case err == nil:
+				if st.setProblem("replica", "") {
+					logger.Info("replica bucket is back")
+				}
+			}
+		case <-ctx.Done():
+			return nil
+		case sig := <-r.signals:
+			logger.Info("signal received, final sync", "signal", sig.String())
+			return nil
+		case err := <-serveErr:
+			return fmt.Errorf("metrics server: %w", err)
+		case err := <-r.lost:
+			return r.onLeaseLost(err)
+		case now := <-t.C:
+			if !initialised {
+				// Litestream initialises a DB lazily, on its first monitor
+				// tick, and DB.Close skips the final sync of a DB it never
+				// initialised: a SIGTERM in that window would lose every
+				// commit. So the sidecar initialises it itself, at once, and
+				// is not ready (and pushes no sync) before that. Local LTX
+				// files left by an earlier run do not count: they describe
+				// the past, not an initialised DB.
+				initialised = initialSync(ctx, db, logger, st)
+				continue
+			}
+			problem, err := r.replaced()
+			if err != nil {
+				return err
+			}
+			if st.setProblem("db", problem) && problem != "" {
+				logger.Error("database file missing", "reason", problem)
+			}
+			local, err := db.Pos()
+			if err != nil {
+				continue
+			}
+			remote := db.Replica.Pos().TXID
+			var oldest time.Time
+			// Litestream zeroes the replica position after a failed sync
+			// until it lists the replica again: no file times then.
+			if local.TXID > remote && remote > 0 {
+				oldest = oldestUnreplicated(db.LTXLevelDir(0), remote)
+			}
+			behindFor := st.observe(local.TXID, remote, oldest, now)
+			cu.maybe(ctx, behindFor, r.cfg.SyncInterval, now)
+			if ready, reason, changed := st.readinessChange(now); changed && ready {
+				logger.Info("ready", "local_txid", local.TXID.String())
+			} else if changed {
+				logger.Warn("not ready", "reason", reason)
+			}
+		}
+	}
+}
+
+// initialSync initialises the DB and uploads what it holds, bounded so the
+// loop stays responsive to signals. It reports success.
+func initialSync(ctx context.Context, db *litestream.DB, logger *slog.Logger, st *state) bool {
+	ctx, cancel := context.WithTimeout(ctx, max(st.cfgSync, 5*time.Second))
+	defer cancel()
+	if err := db.SyncAndWait(ctx); err != nil {
+		if st.set(StateReplicating, "first sync pending: "+err.Error()) {
+			logger.Warn("first sync failed, retrying", "error", err.Error())
+		}
+		return false
+	}
+	st.set(StateReplicating, "")
+	st.mu.Lock()
+	st.initialised = true
+	st.mu.Unlock()
+	return true
+}

@@ -1,0 +1,68 @@
+package replicate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/lease"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/telemetry"
+)
+
+// shutdown is the timed sequence, in reverse order of opening: final sync
+// and close of the store (which retries within SHUTDOWN_TIMEOUT), the
+// lease released, then the HTTP server. It runs even if ctx was cancelled.
+func (r *runner) shutdown(ctx context.Context, srv *telemetry.Server) error {
+	cfg, logger := r.cfg, r.logger
+	r.st.set(StateStopping, "shutting down")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	if r.store != nil {
+		cctx := sctx
+		if r.leaseLost {
+			// No final sync without the lease (the gate refuses the
+			// uploads anyway): just close, briefly.
+			var c context.CancelFunc
+			cctx, c = context.WithTimeout(sctx, time.Second)
+			defer c()
+		}
+		start := time.Now()
+		r.st.mu.Lock()
+		initialised := r.st.initialised
+		r.st.mu.Unlock()
+		if !initialised && !r.leaseLost {
+			// Stopped before the first sync: Litestream never initialised
+			// the DB, and DB.Close would skip the final sync of what the
+			// app already committed. Initialise and ship it now.
+			if err := r.db.SyncAndWait(cctx); err != nil {
+				logger.Warn("sync before the final sync failed", "error", err.Error())
+			}
+		}
+		if err := r.store.Close(cctx); err != nil && !r.leaseLost {
+			errs = append(errs, sysexit.New(sysexit.Unavailable, fmt.Errorf("final sync within SHUTDOWN_TIMEOUT=%s: %w", cfg.ShutdownTimeout, err)))
+		} else if !r.leaseLost {
+			logger.Info("final sync done", "duration", time.Since(start).Round(time.Millisecond).String())
+		}
+	}
+	if r.stopKeep != nil {
+		r.stopKeep() // no renewal may race the release
+	}
+	if r.lease != nil && !r.leaseLost {
+		if err := r.lease.Release(sctx); err != nil {
+			logger.Warn("lease not released; it runs out by itself", "error", err.Error(), "ttl", lease.TTL.String())
+		} else {
+			logger.Info("lease released")
+		}
+		r.st.metrics.LeaseHeld.Set(0)
+	}
+	if r.idFile != nil {
+		r.idFile.Close()
+	}
+	if err := srv.Shutdown(sctx); err != nil {
+		errs = append(errs, fmt.Errorf("metrics server shutdown: %w", err))
+	}
+	return errors.Join(errs...)
+}
