@@ -1,7 +1,6 @@
 package deploy_test
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -142,14 +141,14 @@ func envList(env map[string]string) []string {
 type process struct {
 	cmd  *exec.Cmd
 	addr string
-	out  *bytes.Buffer
+	out  *testenv.LockedBuffer
 	done chan struct{}
 	code int
 }
 
 func start(t *testing.T, r role) *process {
 	t.Helper()
-	p := &process{addr: r.env["METRICS_ADDR"], out: &bytes.Buffer{}, done: make(chan struct{})}
+	p := &process{addr: r.env["METRICS_ADDR"], out: &testenv.LockedBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(r.argv[0], r.argv[1:]...)
 	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, envList(r.env)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out

@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -50,7 +49,7 @@ var rows = testenv.Rows
 type sidecar struct {
 	cmd    *exec.Cmd
 	addr   string
-	stderr *bytes.Buffer
+	stderr *testenv.LockedBuffer
 	done   chan struct{}
 	code   int
 }
@@ -58,7 +57,7 @@ type sidecar struct {
 func startSidecar(t *testing.T, env []string) *sidecar {
 	t.Helper()
 	bin := filepath.Join(testenv.Binaries(t), "replicate")
-	s := &sidecar{addr: testenv.FreeAddr(t), stderr: &bytes.Buffer{}, done: make(chan struct{})}
+	s := &sidecar{addr: testenv.FreeAddr(t), stderr: &testenv.LockedBuffer{}, done: make(chan struct{})}
 	s.cmd = exec.Command(bin)
 	s.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "METRICS_ADDR=" + s.addr}, env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.stderr, s.stderr

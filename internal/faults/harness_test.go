@@ -166,6 +166,16 @@ func (e *env) restore(dbPath, endpoint string, timeout time.Duration, extra ...s
 	return r
 }
 
+// verifyTo reads the replica as it is into out with `restore --verify
+// --output`, the way an operator reads a live replica: the init step
+// itself would wait while the running sidecar holds the lease.
+func (e *env) verifyTo(out string) testenv.Result {
+	e.t.Helper()
+	r := testenv.Exec(e.t, 2*time.Minute, filepath.Join(e.bin, "restore"), e.vars(e.m.Endpoint), "--verify", "--output", out)
+	e.saw(r.Output())
+	return r
+}
+
 // startSidecar starts replicate through endpoint and returns it with its
 // HTTP address.
 func (e *env) startSidecar(endpoint string, extra ...string) (*testenv.Process, string) {
@@ -222,14 +232,10 @@ func (e *env) mustReady(sc *testenv.Process, addr string) {
 // of a prefix caught between a history moved aside (WAL discontinuity
 // after a kill) and its first snapshot: exit 65 naming the history, never
 // a database that lies.
-//
-// It runs `restore --verify --output`, the way an operator reads a live
-// replica: the init step itself waits while a writer holds the lease.
 func (e *env) midRestore() (rows int64, midHistory bool, r testenv.Result, err error) {
 	e.t.Helper()
 	out := filepath.Join(e.t.TempDir(), "mid.db")
-	r = testenv.Exec(e.t, 2*time.Minute, filepath.Join(e.bin, "restore"), e.vars(e.m.Endpoint), "--verify", "--output", out)
-	e.saw(r.Output())
+	r = e.verifyTo(out)
 	if r.Code == 65 && strings.Contains(r.Stderr, "earlier history") {
 		return 0, true, r, nil
 	}

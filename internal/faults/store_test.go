@@ -83,7 +83,7 @@ func waitMetric(addr, name string, want float64, timeout time.Duration) error {
 // returns the rows, which must be a valid 1..N.
 func (e *env) restoreNow() (int64, error) {
 	out := filepath.Join(e.t.TempDir(), "now.db")
-	r := e.restore(out, e.m.Endpoint, 2*time.Minute)
+	r := e.verifyTo(out)
 	if r.Code != 0 {
 		return 0, fmt.Errorf("restore exit %d: %s", r.Code, lastLine(r.Stderr))
 	}
