@@ -37,6 +37,8 @@ lint: $(TOOLS)/staticcheck
 	$(TOOLS)/staticcheck ./...
 	$(TOOLS)/staticcheck -tags faults ./internal/faults
 	go vet -tags image,kubectl ./deploy
+	go vet -tags cluster ./internal/cluster
+	$(TOOLS)/staticcheck -tags cluster ./internal/cluster/...
 
 ## demo: local MinIO, sample database, replicate, SIGTERM, delete, restore, report
 demo: build tools
@@ -148,3 +150,6 @@ faults: build tools
 	cd internal/faults && FAULTS_SCALE=$(FAULTS_SCALE) go test -tags faults -count=1 -timeout 40m $(if $(FAULTS_SKIP),-skip '$(FAULTS_SKIP)')
 	ci/fuzz.sh FuzzParseReplicaURL $(FUZZ_URL) $(FUZZ_MAX)
 	ci/fuzz.sh FuzzLoad $(FUZZ_LOAD) $(FUZZ_MAX)
+
+# The real-node cluster test (issue 17): make cluster-test.
+include mk/cluster.mk
