@@ -159,6 +159,17 @@ func TestStartupGate(t *testing.T) {
 	app := openApp(t, path)
 	insertRows(t, app, 1, 10)
 	app.Close()
+	// A scrape alone must see readiness and the lease: nothing else (no
+	// /status, no /readyz) is asked meanwhile.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		_, body := s.get(t, "/metrics")
+		if strings.Contains(body, "litestream_sidecar_ready 1") && strings.Contains(body, "litestream_sidecar_lease_held 1") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics never showed ready 1 and lease_held 1 on its own:\n%s", body)
+		}
+	}
 	s.waitReady(t, 30*time.Second)
 	if code := s.stop(t, 40*time.Second); code != 0 {
 		t.Fatalf("sidecar exit %d: %s", code, s.stderr.String())

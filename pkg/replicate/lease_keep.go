@@ -16,7 +16,7 @@ import (
 // lease.Valid; a later successful renewal opens it again. stop ends the
 // renewals and waits for an in-flight one, so that the release at shutdown
 // never races a renewal.
-func keepLease(ctx context.Context, l *lease.Lease, st *state, logger *slog.Logger) (lost <-chan error, stop func()) {
+func keepLease(ctx context.Context, l *lease.Lease, logger *slog.Logger) (lost <-chan error, stop func()) {
 	quit, done := make(chan struct{}), make(chan struct{})
 	lostc := make(chan error, 1)
 	go func() {
@@ -50,11 +50,6 @@ func keepLease(ctx context.Context, l *lease.Lease, st *state, logger *slog.Logg
 					logger.Info("lease renewed again")
 				}
 				failing, next = false, lease.RenewEvery
-			}
-			if l.Valid(time.Now()) {
-				st.metrics.LeaseHeld.Set(1)
-			} else {
-				st.metrics.LeaseHeld.Set(0)
 			}
 		}
 	}()

@@ -56,7 +56,6 @@ func (r *runner) shutdown(ctx context.Context, srv *telemetry.Server) error {
 		} else {
 			logger.Info("lease released")
 		}
-		r.st.metrics.LeaseHeld.Set(0)
 	}
 	if r.idFile != nil {
 		r.idFile.Close()

@@ -33,7 +33,7 @@ func (r *runner) takeLease(ctx context.Context) error {
 		if err := r.acquireLease(ctx); err != nil {
 			return err
 		}
-		r.lost, r.stopKeep = keepLease(ctx, r.lease, r.st, r.logger)
+		r.lost, r.stopKeep = keepLease(ctx, r.lease, r.logger)
 	case cfg.Lease:
 		r.logger.Info("no lease for a file:// replica: single writer is up to you")
 	}
@@ -80,7 +80,6 @@ func (r *runner) acquireLease(ctx context.Context) error {
 			return werr
 		}
 	}
-	r.st.metrics.LeaseHeld.Set(1)
 	if r.lease.Reclaimed {
 		r.logger.Info("took over the lease of a previous sidecar on this volume (it stopped without releasing it)")
 	}
@@ -108,7 +107,6 @@ func (r *runner) awaitValidLease(ctx context.Context) error {
 // onLeaseLost ends replication when another writer took the lease: exit 75.
 func (r *runner) onLeaseLost(err error) error {
 	r.leaseLost = true
-	r.st.metrics.LeaseHeld.Set(0)
 	r.st.set(StateLeaseLost, err.Error())
 	return sysexit.New(sysexit.TempFail, fmt.Errorf("replication of %s stopped: %w", r.st.url, err))
 }

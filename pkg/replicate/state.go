@@ -214,11 +214,6 @@ func (s *state) status() telemetry.Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ready, reason := s.readyLocked(now)
-	if ready {
-		s.metrics.Ready.Set(1)
-	} else {
-		s.metrics.Ready.Set(0)
-	}
 	st := telemetry.Status{
 		Ready: ready, Reason: reason, State: s.name, DBPath: s.dbPath, ReplicaURL: s.url,
 		Wedged: s.wedgedLocked(now), Started: s.started,
@@ -246,14 +241,28 @@ func (s *state) status() telemetry.Status {
 			u := until.UTC()
 			st.LeaseExpires = &u
 		}
-		if ours && s.lease.Valid(now) {
-			st.LeaseHeld = true
-			s.metrics.LeaseHeld.Set(1)
-		} else {
-			s.metrics.LeaseHeld.Set(0)
-		}
+		st.LeaseHeld = ours && s.lease.Valid(now)
 	}
 	return st
+}
+
+// isReady and leaseHeld are what the ready and lease_held series read at
+// each scrape (telemetry.Metrics.Observe).
+func (s *state) isReady() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ready, _ := s.readyLocked(time.Now())
+	return ready
+}
+
+func (s *state) leaseHeld() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lease == nil {
+		return false
+	}
+	_, _, ours := s.lease.Held()
+	return ours && s.lease.Valid(time.Now())
 }
 
 // wedgedLocked returns why the sidecar is wedged, "" when it is not:

@@ -19,8 +19,6 @@ type Metrics struct {
 	ReplicaLag      prometheus.Gauge
 	LastSyncSuccess prometheus.Gauge
 	SyncErrors      prometheus.Counter
-	LeaseHeld       prometheus.Gauge
-	Ready           prometheus.Gauge
 	RestoreDuration prometheus.Gauge
 	RestoreInfo     *prometheus.GaugeVec
 	LineageRefused  prometheus.Gauge
@@ -43,14 +41,6 @@ func NewMetrics() *Metrics {
 		SyncErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: prometheus.BuildFQName(namespace, "", "sync_errors_total"),
 			Help: "Syncs to the replica that failed.",
-		}),
-		LeaseHeld: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: prometheus.BuildFQName(namespace, "", "lease_held"),
-			Help: "1 while this process holds the single-writer lease on the replica prefix.",
-		}),
-		Ready: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: prometheus.BuildFQName(namespace, "", "ready"),
-			Help: "1 while /readyz answers 200.",
 		}),
 		RestoreDuration: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: prometheus.BuildFQName(namespace, "", "restore_duration_seconds"),
@@ -79,7 +69,30 @@ func NewMetrics() *Metrics {
 		ConstLabels: prometheus.Labels{"version": version.Version, "commit": version.Commit, "goversion": runtime.Version()},
 	})
 	buildInfo.Set(1)
-	m.Registry.MustRegister(m.ReplicaLag, m.LastSyncSuccess, m.SyncErrors, m.LeaseHeld, m.Ready,
+	m.Registry.MustRegister(m.ReplicaLag, m.LastSyncSuccess, m.SyncErrors,
 		m.RestoreDuration, m.RestoreInfo, m.LineageRefused, m.BehindReplica, m.ReplicaLost, buildInfo)
 	return m
+}
+
+// Observe registers the series that are read from the sidecar's state when
+// Prometheus scrapes, so that no code path has to remember to set them and
+// a scrape never shows a value older than /status would.
+func (m *Metrics) Observe(ready, leaseHeld func() bool) {
+	m.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: prometheus.BuildFQName(namespace, "", "lease_held"),
+			Help: "1 while this process holds the single-writer lease on the replica prefix.",
+		}, func() float64 { return one(leaseHeld()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: prometheus.BuildFQName(namespace, "", "ready"),
+			Help: "1 while /readyz answers 200.",
+		}, func() float64 { return one(ready()) }),
+	)
+}
+
+func one(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
