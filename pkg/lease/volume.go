@@ -32,9 +32,7 @@ func VolumeID(dbPath string) (id string, locked bool, f *os.File, err error) {
 		f.Close()
 		return "", false, nil, fmt.Errorf("lock %s: %w", p, err)
 	}
-	b := make([]byte, 64)
-	n, _ := f.ReadAt(b, 0)
-	id = strings.TrimSpace(string(b[:n]))
+	id = readID(f)
 	if id == "" && locked {
 		var r [8]byte
 		if _, err := rand.Read(r[:]); err != nil {
@@ -62,9 +60,7 @@ func DeadOnVolume(dbPath, owner string) bool {
 		return false
 	}
 	defer f.Close()
-	b := make([]byte, 64)
-	n, _ := f.ReadAt(b, 0)
-	id := strings.TrimSpace(string(b[:n]))
+	id := readID(f)
 	if id == "" || !strings.HasSuffix(owner, "/"+id) {
 		return false
 	}
@@ -73,6 +69,13 @@ func DeadOnVolume(dbPath, owner string) bool {
 	}
 	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 	return true
+}
+
+// readID is the id kept in f ("" when none was written yet).
+func readID(f *os.File) string {
+	b := make([]byte, 64)
+	n, _ := f.ReadAt(b, 0)
+	return strings.TrimSpace(string(b[:n]))
 }
 
 func idPath(dbPath string) string {
