@@ -20,7 +20,7 @@ import (
 
 	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/config"
-	"github.com/litestream-sidecar/litestream-sidecar/pkg/replica"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/engine"
 )
 
 // TestRestoreCorruptObject: one LTX object of the restore overwritten with
@@ -282,7 +282,7 @@ func (s *seeded) planKeys(t *testing.T) []string {
 	t.Helper()
 	cfg := &config.Config{ReplicaURL: "s3://" + s.bucket + "/" + s.prefix, S3Endpoint: s.m.Endpoint, S3Region: "us-east-1",
 		AccessKeyID: testenv.AccessKey, SecretAccessKey: testenv.SecretKey}
-	c := replica.NewClient(cfg, slog.New(slog.DiscardHandler))
+	c := engine.NewClient(cfg, slog.New(slog.DiscardHandler))
 	ctx := context.Background()
 	if err := c.Init(ctx); err != nil {
 		t.Fatal(err)

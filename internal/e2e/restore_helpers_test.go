@@ -14,7 +14,7 @@ import (
 	"github.com/superfly/ltx"
 
 	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
-	"github.com/litestream-sidecar/litestream-sidecar/pkg/replica"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxstate"
 )
 
 // checkpoint is a position the sidecar reached and the rows it holds.
@@ -187,9 +187,9 @@ func lastLine(s string) string {
 }
 
 // readMarker reads the restore marker beside dbPath.
-func readMarker(t *testing.T, dbPath string) replica.Marker {
+func readMarker(t *testing.T, dbPath string) ltxstate.Marker {
 	t.Helper()
-	mk, err := replica.ReadMarker(dbPath)
+	mk, err := ltxstate.ReadMarker(dbPath)
 	if err != nil {
 		t.Fatalf("restore marker: %v", err)
 	}

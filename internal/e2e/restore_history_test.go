@@ -15,7 +15,7 @@ import (
 )
 
 // TestRestoreRefusesPrefixWithOnlyHistory: a prefix whose live history was
-// moved aside by the sidecar (pkg/replica.Rebaseline) before its new
+// moved aside by the sidecar (pkg/replicate, keepHistoryAside) before its new
 // snapshot landed is not "proven empty": exit 65 naming the history, never
 // a new empty database, under either policy.
 func TestRestoreRefusesPrefixWithOnlyHistory(t *testing.T) {

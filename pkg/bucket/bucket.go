@@ -1,8 +1,10 @@
-// Package bucket answers, with minio-go and before Litestream touches
-// anything, the questions that decide whether an empty replica is a fact or a
-// fault: is the store reachable, are we authorised, does the bucket exist,
-// does the prefix hold a backup? Its errors are classified by exit code
-// (sysexit) so the caller never has to guess from a message.
+// Package bucket is our only S3 object code (minio-go). Before Litestream
+// touches anything it answers the questions that decide whether an empty
+// replica is a fact or a fault: is the store reachable, are we authorised,
+// does the bucket exist, does the prefix hold a backup? It also moves a
+// history aside and is the Store the lease writes through. Its errors are
+// classified by exit code (sysexit) so the caller never has to guess from
+// a message.
 package bucket
 
 import (

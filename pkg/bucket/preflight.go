@@ -15,32 +15,19 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxstate"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
 )
-
-// Litestream's layouts under a replica prefix. v0.5's S3 client writes
-// <prefix>/<level as %04x>/<min>-<max>.ltx and its file client
-// <dir>/ltx/<level>/<min>-<max>.ltx; v0.3 wrote <prefix>/generations/<id>/.
-const (
-	ltxDir         = "ltx"
-	generationsDir = "generations"
-)
-
-// ltxKey matches an S3 key of an LTX file; group 1 is the replica prefix.
-var ltxKey = regexp.MustCompile(`^(.*)/[0-9a-f]{4}/[0-9a-f]{16}-[0-9a-f]{16}\.ltx$`)
-
-// v3Key matches an S3 key inside a v0.3 generation; group 1 is the prefix.
-var v3Key = regexp.MustCompile(`^(.*)/generations/[0-9a-f]{16}/`)
 
 // Contents is what a replica prefix holds.
 type Contents struct {
 	LTX bool // v0.5 LTX files
 	V3  bool // v0.3 generations
-	// History is the newest <prefix>/history/<stamp> the sidecar moved an
-	// earlier history to (pkg/replica.Rebaseline), "" when none. A prefix
+	// KeptHistory is the newest <prefix>/history/<stamp> the sidecar moved an
+	// earlier history to (a new history, pkg/replicate), "" when none. A prefix
 	// with a history but no live LTX is not empty: the sidecar stopped
 	// between moving the history and uploading the new snapshot.
-	History string
+	KeptHistory string
 }
 
 // Empty reports whether the prefix holds no backup in any format.
@@ -86,22 +73,19 @@ func (s *Store) probe(ctx context.Context) (Contents, error) {
 	if c.LTX, err = s.hasLTX(ctx); err != nil {
 		return Contents{}, s.classifyCtx(ctx, err)
 	}
-	if c.V3, err = s.any(ctx, path.Join(s.Prefix, generationsDir)+"/"); err != nil {
+	if c.V3, err = s.any(ctx, path.Join(s.Prefix, ltxstate.GenerationsDir)+"/"); err != nil {
 		return Contents{}, s.classifyCtx(ctx, err)
 	}
-	if c.History, err = s.newestHistory(ctx); err != nil {
+	if c.KeptHistory, err = s.newestHistory(ctx); err != nil {
 		return Contents{}, s.classifyCtx(ctx, err)
 	}
 	return c, nil
 }
 
-// historyDir is where pkg/replica.Rebaseline moves a replaced history.
-const historyDir = "history"
-
 // newestHistory returns the newest history/<stamp> prefix, "" when none.
 // Stamps are UTC times that sort as strings.
 func (s *Store) newestHistory(ctx context.Context) (string, error) {
-	base := path.Join(s.Prefix, historyDir) + "/"
+	base := path.Join(s.Prefix, ltxstate.HistoryDir) + "/"
 	newest := ""
 	for obj := range s.Client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Prefix: base}) {
 		if obj.Err != nil {
@@ -128,7 +112,7 @@ func (s *Store) hasLTX(ctx context.Context) (bool, error) {
 		if obj.Err != nil {
 			return false, obj.Err
 		}
-		if levelDir.MatchString(strings.TrimPrefix(obj.Key, s.Prefix+"/")) {
+		if ltxstate.LevelDir.MatchString(strings.TrimPrefix(obj.Key, s.Prefix+"/")) {
 			levels = append(levels, obj.Key)
 		}
 	}
@@ -137,16 +121,13 @@ func (s *Store) hasLTX(ctx context.Context) (bool, error) {
 			if obj.Err != nil {
 				return false, obj.Err
 			}
-			if ltxKey.MatchString(obj.Key) {
+			if ltxstate.LTXKey.MatchString(obj.Key) {
 				return true, nil
 			}
 		}
 	}
 	return false, nil
 }
-
-// levelDir matches a level directory's name as listed with a delimiter.
-var levelDir = regexp.MustCompile(`^[0-9a-f]{4}/$`)
 
 // classifyCtx classifies err, naming the deadline when it is why we failed.
 func (s *Store) classifyCtx(ctx context.Context, err error) error {
@@ -201,7 +182,7 @@ func (s *Store) Siblings(ctx context.Context, limit int) ([]string, error) {
 // backupPrefix returns the replica prefix of a key inside a Litestream
 // layout: "apps/a/0009/<min>-<max>.ltx" -> "apps/a".
 func backupPrefix(key string) (string, bool) {
-	for _, re := range []*regexp.Regexp{ltxKey, v3Key} {
+	for _, re := range []*regexp.Regexp{ltxstate.LTXKey, ltxstate.V3Key} {
 		if m := re.FindStringSubmatch(key); m != nil {
 			return m[1], true
 		}
@@ -217,7 +198,7 @@ func LocalContents(dir string) (Contents, error) {
 	for _, d := range []struct {
 		name string
 		set  *bool
-	}{{ltxDir, &c.LTX}, {generationsDir, &c.V3}} {
+	}{{ltxstate.FileLTXDir, &c.LTX}, {ltxstate.GenerationsDir, &c.V3}} {
 		entries, err := os.ReadDir(filepath.Join(dir, d.name))
 		switch {
 		case errors.Is(err, os.ErrNotExist):
@@ -229,8 +210,8 @@ func LocalContents(dir string) (Contents, error) {
 			*d.set = len(entries) > 0
 		}
 	}
-	if entries, err := os.ReadDir(filepath.Join(dir, historyDir)); err == nil && len(entries) > 0 {
-		c.History = filepath.Join(dir, historyDir, entries[len(entries)-1].Name())
+	if entries, err := os.ReadDir(filepath.Join(dir, ltxstate.HistoryDir)); err == nil && len(entries) > 0 {
+		c.KeptHistory = filepath.Join(dir, ltxstate.HistoryDir, entries[len(entries)-1].Name())
 	}
 	return c, nil
 }

@@ -52,7 +52,7 @@ type Config struct {
 	S3SkipVerify bool   `env:"S3_SKIP_VERIFY" help:"do not verify the S3 endpoint's TLS certificate (testing only)"`
 	// AWSCABundle is read only so that a user's AWS_CA_BUNDLE keeps working:
 	// Litestream's S3 client fails Init when the AWS SDK sees it (DESIGN.md,
-	// known traps), so pkg/replica hides it from the SDK and applies the file
+	// known traps), so pkg/engine hides it from the SDK and applies the file
 	// the way S3_CA_FILE is applied.
 	AWSCABundle string `env:"AWS_CA_BUNDLE" help:"used as S3_CA_FILE when that is not set"`
 

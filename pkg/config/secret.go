@@ -3,7 +3,7 @@ package config
 import "log/slog"
 
 // Secret is a credential. Every way of printing it (fmt verbs, slog) shows
-// [redacted]; only Reveal gives the value, and only pkg/replica and
+// [redacted]; only Reveal gives the value, and only pkg/engine and
 // pkg/bucket call it, to hand it to the S3 clients.
 type Secret string
 

@@ -157,7 +157,7 @@ func sameBytes(t *testing.T, what string, got, want []byte, pageSize int) {
 // minioClient is a Litestream S3 client on a fresh bucket of a real MinIO.
 func minioClient(t *testing.T) litestream.ReplicaClient {
 	t.Helper()
-	tlsenv.Apply("") // as pkg/replica does: AWS_CA_BUNDLE breaks Litestream's S3 client
+	tlsenv.Apply("") // as pkg/engine does: AWS_CA_BUNDLE breaks Litestream's S3 client
 	m := testenv.NewMinIO(t)
 	if err := m.MakeBucket(context.Background(), "bench"); err != nil {
 		t.Fatal(err)

@@ -10,7 +10,8 @@ import (
 	"github.com/benbjohnson/litestream"
 	"github.com/superfly/ltx"
 
-	"github.com/litestream-sidecar/litestream-sidecar/pkg/replica"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/dbfile"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxstate"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
 )
 
@@ -20,57 +21,53 @@ import (
 
 var errLeaseNotValid = errors.New("single-writer lease not held or about to expire")
 
-var errResetting = errors.New("replacing a lost replica history")
+var errNewHistory = errors.New("starting a new replica history")
 
-func (r *runner) checkLineage(ctx context.Context, client litestream.ReplicaClient, lin lineage) error {
+func (r *runner) checkLineage(ctx context.Context, client litestream.ReplicaClient) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	tip, err := remoteTip(ctx, client)
+	tip, err := ltxstate.Tip(ctx, client)
 	if err != nil {
 		return fmt.Errorf("list %s: %w", r.st.url, err)
 	}
-	var l0 *ltx.FileInfo
+	var remote ltx.TXID
 	if tip != nil {
-		lin.remote = tip.MaxTXID
-		if l0, lin.remoteSum, err = replica.L0At(ctx, client, lin.remote); err != nil {
-			return fmt.Errorf("read %s: %w", r.st.url, err)
-		}
+		remote = tip.MaxTXID
 	}
-	local, err := localPos(r.cfg.DBPath)
-	if err == nil && l0 != nil && local >= lin.remote {
-		lin.localSum, lin.localOK, err = replica.LocalFileChecksum(r.cfg.DBPath, l0.MinTXID, l0.MaxTXID)
-	}
+	e, err := ltxstate.Gather(ctx, client, r.cfg.DBPath, r.st.url, remote)
 	if err != nil {
-		// Unreadable local Litestream state proves nothing; decide on the marker.
-		r.logger.Warn("cannot read Litestream's local state", "error", err.Error())
+		return fmt.Errorf("read %s: %w", r.st.url, err)
 	}
-	lin.local = local
-	how, err := lin.check()
+	if e.LocalErr != nil {
+		// Unreadable local Litestream state proves nothing; decide on the marker.
+		r.logger.Warn("cannot read Litestream's local state", "error", e.LocalErr.Error())
+	}
+	how, err := check(e)
 	if err != nil {
 		return err
 	}
-	if how == viaMarker && local != 0 {
+	if how == ltxstate.ByMarker && e.Local != 0 {
 		// The database descends from the replica (the marker proves it),
 		// but Litestream's local state does not: left in place, Litestream
 		// would upload its files on top of the replica's history. Without
 		// it, the first sync is a snapshot.
 		r.logger.Warn("Litestream's local state does not match the replica: removing it, the first sync is a full snapshot",
-			"local_txid", local.String(), "replica_txid", lin.remote.String())
-		if err := os.RemoveAll(replica.MetaDir(r.cfg.DBPath)); err != nil {
+			"local_txid", e.Local.String(), "replica_txid", e.Remote.String())
+		if err := os.RemoveAll(ltxstate.MetaDir(r.cfg.DBPath)); err != nil {
 			return sysexit.New(sysexit.CantCreate, fmt.Errorf("remove Litestream's local state: %w", err))
 		}
 	}
-	r.logger.Info("lineage checked", "replica_txid", lin.remote.String(), "local_txid", local.String(), "checksum", lin.remoteSum.String())
+	r.logger.Info("lineage checked", "replica_txid", e.Remote.String(), "local_txid", e.Local.String(), "checksum", e.RemoteSum.String())
 	return nil
 }
 
 // ensureContinuity: if the WAL no longer continues from Litestream's last
 // local LTX file (the app checkpointed while the sidecar was down), the
-// replica would silently miss those frames; pkg/replica moves the replica's
-// history aside (restorable) and drops the local state, so the first sync
-// is a full snapshot. Runs after the lineage guard, under the lease.
-func (r *runner) ensureContinuity(ctx context.Context) (replica.Continuity, error) {
-	c, err := replica.CheckContinuity(r.cfg.DBPath)
+// replica would silently miss those frames; a new history begins:
+// keepHistoryAside moves the replica's history aside (restorable) and
+// drops the local state, so the first sync is a full snapshot. Runs after the lineage guard, under the lease.
+func (r *runner) ensureContinuity(ctx context.Context) (dbfile.Continuity, error) {
+	c, err := dbfile.CheckContinuity(r.cfg.DBPath)
 	if err != nil {
 		return c, sysexit.New(sysexit.DataErr, fmt.Errorf("check WAL continuity of %s: %w", r.cfg.DBPath, err))
 	}
@@ -78,26 +75,26 @@ func (r *runner) ensureContinuity(ctx context.Context) (replica.Continuity, erro
 		return c, nil
 	}
 	r.logger.Warn("WAL discontinuity: starting a new replica history with a full snapshot", "reason", c.Reason, "local_txid", c.TXID.String())
-	dest, err := replica.Rebaseline(ctx, r.cfg, r.logger)
+	dest, err := keepHistoryAside(ctx, r.cfg, r.logger)
 	if err != nil {
-		return c, fmt.Errorf("rebaseline %s: %w", r.st.url, err)
+		return c, fmt.Errorf("start a new history of %s: %w", r.st.url, err)
 	}
 	r.logger.Info("previous replica history kept", "at", dest)
-	return replica.Continuity{}, nil // no local state left to continue from
+	return dbfile.Continuity{}, nil // no local state left to continue from
 }
 
 // continuous runs the continuity check, then pins the WAL, then checks
 // that the WAL did not restart in between. The order matters: the check
 // reads the -shm, and closing that descriptor under the pin would drop
-// the pin's SQLite locks (pkg/replica/pin.go). A restart in between is
+// the pin's SQLite locks (pkg/dbfile/pin.go). A restart in between is
 // what the next round's check sees, and answers with a new history.
-func (r *runner) continuous(ctx context.Context) (*replica.Pin, error) {
+func (r *runner) continuous(ctx context.Context) (*dbfile.Pin, error) {
 	for attempt := 0; attempt < 3; attempt++ {
 		c, err := r.ensureContinuity(ctx)
 		if err != nil {
 			return nil, err
 		}
-		pin, err := replica.PinWAL(ctx, r.cfg.DBPath)
+		pin, err := dbfile.PinWAL(ctx, r.cfg.DBPath)
 		if err != nil {
 			// Litestream will meet the same database and say what is
 			// wrong with it; the start goes on without the pin.
@@ -128,9 +125,9 @@ func (r *runner) ensureBase(ctx context.Context, client litestream.ReplicaClient
 	}
 	r.st.metrics.ReplicaLost.Inc()
 	r.logger.Error("the replica holds increments but no snapshot to restore them from (it was wiped while a sidecar ran, or altered): starting a new history with a full snapshot")
-	dest, err := replica.Rebaseline(ctx, r.cfg, r.logger)
+	dest, err := keepHistoryAside(ctx, r.cfg, r.logger)
 	if err != nil {
-		return fmt.Errorf("rebaseline %s: %w", r.st.url, err)
+		return fmt.Errorf("start a new history of %s: %w", r.st.url, err)
 	}
 	r.logger.Info("what the replica held was kept", "at", dest)
 	return nil
@@ -152,7 +149,7 @@ func (r *runner) newHistory(ctx context.Context, lost error) error {
 	} else {
 		logger.Error("database replaced underneath the sidecar: keeping the old history aside and starting a new one with a full snapshot of the new file", "error", lost.Error())
 	}
-	r.resetting.Store(true)
+	r.startingNewHistory.Store(true)
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	_ = r.store.Close(cctx) // its final sync is refused by the gate: nothing to add to a lost history
 	cancel()
@@ -160,11 +157,11 @@ func (r *runner) newHistory(ctx context.Context, lost error) error {
 	st.mu.Lock()
 	st.initialised, st.lastSync, st.lastSyncErr = false, time.Time{}, nil
 	st.mu.Unlock()
-	dest, err := replica.Rebaseline(ctx, r.cfg, logger)
+	dest, err := keepHistoryAside(ctx, r.cfg, logger)
 	if err != nil {
 		return sysexit.New(sysexit.Unavailable, fmt.Errorf("%w; moving what is left aside failed: %w", lost, err))
 	}
 	logger.Info("what the replica held after the loss was kept", "at", dest)
-	r.resetting.Store(false)
+	r.startingNewHistory.Store(false)
 	return r.start(ctx)
 }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/superfly/ltx"
 
-	"github.com/litestream-sidecar/litestream-sidecar/pkg/replica"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxstate"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
 )
 
@@ -15,40 +15,40 @@ import (
 // a pure function of what the sidecar reads at start.
 func TestLineageRule(t *testing.T) {
 	const url = "s3://b/p"
-	mk := func(u, outcome string, txid uint64) *replica.Marker {
-		return &replica.Marker{ReplicaURL: u, Outcome: outcome, TXID: txid}
+	mk := func(u, outcome string, txid uint64) *ltxstate.Marker {
+		return &ltxstate.Marker{ReplicaURL: u, Outcome: outcome, TXID: txid}
 	}
-	sum := func(m *replica.Marker, s ltx.Checksum) *replica.Marker { m.L0Checksum = s.String(); return m }
+	sum := func(m *ltxstate.Marker, s ltx.Checksum) *ltxstate.Marker { m.L0Checksum = s.String(); return m }
 	const ours, theirs = ltx.Checksum(0x8000000000000abc), ltx.Checksum(0x8000000000000def)
 	tests := []struct {
 		name   string
-		l      lineage
+		l      ltxstate.Evidence
 		refuse bool
 	}{
-		{"empty replica, no marker", lineage{url: url}, false},
-		{"empty replica, marker new", lineage{url: url, marker: mk(url, replica.OutcomeNew, 0)}, false},
-		{"fresh DB on a prefix with data (init skipped)", lineage{url: url, remote: 7}, true},
-		{"sidecar restart: local state at the replica", lineage{url: url, remote: 7, local: 7, remoteSum: ours, localSum: ours, localOK: true}, false},
-		{"sidecar restart, app wrote more: local ahead", lineage{url: url, remote: 7, local: 9, remoteSum: ours, localSum: ours, localOK: true}, false},
-		{"local ahead by number, another writer's content at the replica's position", lineage{url: url, remote: 7, local: 9, remoteSum: theirs, localSum: ours, localOK: true}, true},
-		{"local ahead by number, no local file at the replica's position", lineage{url: url, remote: 7, local: 9, remoteSum: theirs}, true},
-		{"local ahead, other content, but restored at exactly this position", lineage{url: url, remote: 7, local: 9, remoteSum: theirs, localSum: ours, localOK: true, marker: sum(mk(url, replica.OutcomeRestored, 7), theirs)}, false},
-		{"local state behind, no marker (another writer moved on)", lineage{url: url, remote: 7, local: 5}, true},
-		{"restored at the replica position", lineage{url: url, remote: 7, remoteSum: ours, marker: sum(mk(url, replica.OutcomeRestored, 7), ours)}, false},
-		{"restored at the replica position, marker without checksum (older restore)", lineage{url: url, remote: 7, remoteSum: ours, marker: mk(url, replica.OutcomeRestored, 7)}, false},
-		{"restored at this position number, but another writer's history is there now", lineage{url: url, remote: 7, remoteSum: theirs, marker: sum(mk(url, replica.OutcomeRestored, 7), ours)}, true},
-		{"restored above the replica (its history was replaced since)", lineage{url: url, remote: 3, remoteSum: theirs, marker: sum(mk(url, replica.OutcomeRestored, 7), ours)}, true},
-		{"restored, then the replica moved on (held behind, not refused)", lineage{url: url, remote: 9, marker: mk(url, replica.OutcomeRestored, 7)}, true},
-		{"restored, restarted after replicating (marker below, local at replica)", lineage{url: url, remote: 9, local: 9, remoteSum: ours, localSum: ours, localOK: true, marker: mk(url, replica.OutcomeRestored, 7)}, false},
-		{"marker for another prefix", lineage{url: url, remote: 7, marker: mk("s3://b/other", replica.OutcomeRestored, 7)}, true},
-		{"marker new but the prefix now holds data", lineage{url: url, remote: 3, marker: mk(url, replica.OutcomeNew, 0)}, true},
-		{"restored and replicated, then the replica moved on (local state behind)", lineage{url: url, remote: 9, local: 8, marker: mk(url, replica.OutcomeRestored, 7)}, true},
-		{"present at the replica position", lineage{url: url, remote: 4, marker: mk(url, replica.OutcomePresent, 4)}, false},
-		{"unreadable marker", lineage{url: url, remote: 4, markErr: errors.New("bad json")}, true},
+		{"empty replica, no marker", ltxstate.Evidence{URL: url}, false},
+		{"empty replica, marker new", ltxstate.Evidence{URL: url, Marker: mk(url, ltxstate.OutcomeNew, 0)}, false},
+		{"fresh DB on a prefix with data (init skipped)", ltxstate.Evidence{URL: url, Remote: 7}, true},
+		{"sidecar restart: local state at the replica", ltxstate.Evidence{URL: url, Remote: 7, Local: 7, RemoteSum: ours, LocalSum: ours, LocalOK: true}, false},
+		{"sidecar restart, app wrote more: local ahead", ltxstate.Evidence{URL: url, Remote: 7, Local: 9, RemoteSum: ours, LocalSum: ours, LocalOK: true}, false},
+		{"local ahead by number, another writer's content at the replica's position", ltxstate.Evidence{URL: url, Remote: 7, Local: 9, RemoteSum: theirs, LocalSum: ours, LocalOK: true}, true},
+		{"local ahead by number, no local file at the replica's position", ltxstate.Evidence{URL: url, Remote: 7, Local: 9, RemoteSum: theirs}, true},
+		{"local ahead, other content, but restored at exactly this position", ltxstate.Evidence{URL: url, Remote: 7, Local: 9, RemoteSum: theirs, LocalSum: ours, LocalOK: true, Marker: sum(mk(url, ltxstate.OutcomeRestored, 7), theirs)}, false},
+		{"local state behind, no marker (another writer moved on)", ltxstate.Evidence{URL: url, Remote: 7, Local: 5}, true},
+		{"restored at the replica position", ltxstate.Evidence{URL: url, Remote: 7, RemoteSum: ours, Marker: sum(mk(url, ltxstate.OutcomeRestored, 7), ours)}, false},
+		{"restored at the replica position, marker without checksum (older restore)", ltxstate.Evidence{URL: url, Remote: 7, RemoteSum: ours, Marker: mk(url, ltxstate.OutcomeRestored, 7)}, false},
+		{"restored at this position number, but another writer's history is there now", ltxstate.Evidence{URL: url, Remote: 7, RemoteSum: theirs, Marker: sum(mk(url, ltxstate.OutcomeRestored, 7), ours)}, true},
+		{"restored above the replica (its history was replaced since)", ltxstate.Evidence{URL: url, Remote: 3, RemoteSum: theirs, Marker: sum(mk(url, ltxstate.OutcomeRestored, 7), ours)}, true},
+		{"restored, then the replica moved on (held behind, not refused)", ltxstate.Evidence{URL: url, Remote: 9, Marker: mk(url, ltxstate.OutcomeRestored, 7)}, true},
+		{"restored, restarted after replicating (marker below, local at replica)", ltxstate.Evidence{URL: url, Remote: 9, Local: 9, RemoteSum: ours, LocalSum: ours, LocalOK: true, Marker: mk(url, ltxstate.OutcomeRestored, 7)}, false},
+		{"marker for another prefix", ltxstate.Evidence{URL: url, Remote: 7, Marker: mk("s3://b/other", ltxstate.OutcomeRestored, 7)}, true},
+		{"marker new but the prefix now holds data", ltxstate.Evidence{URL: url, Remote: 3, Marker: mk(url, ltxstate.OutcomeNew, 0)}, true},
+		{"restored and replicated, then the replica moved on (local state behind)", ltxstate.Evidence{URL: url, Remote: 9, Local: 8, Marker: mk(url, ltxstate.OutcomeRestored, 7)}, true},
+		{"present at the replica position", ltxstate.Evidence{URL: url, Remote: 4, Marker: mk(url, ltxstate.OutcomePresent, 4)}, false},
+		{"unreadable marker", ltxstate.Evidence{URL: url, Remote: 4, MarkerErr: errors.New("bad json")}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := tt.l.check()
+			_, err := check(tt.l)
 			if (err != nil) != tt.refuse {
 				t.Fatalf("check() = %v, want refuse=%v", err, tt.refuse)
 			}

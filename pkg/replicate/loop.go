@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/benbjohnson/litestream"
+
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/bucket"
 )
 
 // loop refreshes positions and keeps the lease until a signal, ctx's end,
@@ -33,7 +35,7 @@ func (r *runner) loop(ctx context.Context, serveErr <-chan error) error {
 			switch {
 			case errors.Is(err, ErrReplicaLost):
 				return err
-			case errors.Is(err, errBucketMissing):
+			case errors.Is(err, bucket.ErrNoBucket):
 				if st.setProblem("replica", err.Error()) {
 					logger.Error("nothing can be replicated until the bucket is recreated", "error", err.Error())
 				}

@@ -20,7 +20,8 @@
 //     the sidecar proves the replica empty under the lease and lets the
 //     app start (/startupz) to create it; a replica holding a backup while
 //     DB_PATH is missing means restore did not run: behind_replica.
-//  3. checking_lineage: the lineage guard (lineage.go). When the replica
+//  3. checking_lineage: the lineage guard (lineage.go, on the proof
+//     pkg/ltxstate shares with restore). When the replica
 //     holds data, the local database must descend from it: Litestream's
 //     local state holds the very L0 file that brought the replica to its
 //     position (a restart of this sidecar), or the restore marker names
@@ -28,7 +29,7 @@
 //     restored from this history and never replicated, whose replica moved
 //     on since, is held behind the replica (up, unready, loud); anything
 //     else exits 65 without writing a byte. Then the WAL-continuity check
-//     (pkg/replica): if the app checkpointed while the sidecar was down, the
+//     (pkg/dbfile): if the app checkpointed while the sidecar was down, the
 //     replica's history is moved aside and the first sync is a full
 //     snapshot.
 //  4. replicating (/startupz 200 from here), until SIGTERM: a final sync
@@ -52,8 +53,10 @@ import (
 	"github.com/superfly/ltx"
 
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/config"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/dbfile"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/engine"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/lease"
-	"github.com/litestream-sidecar/litestream-sidecar/pkg/replica"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxstate"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/telemetry"
 )
@@ -122,9 +125,9 @@ type runner struct {
 	db       *litestream.DB
 
 	// watch checks that the replica keeps what we wrote (watch.go);
-	// resetting closes the upload gate while a lost history is replaced.
-	watch     *snapshotWatch
-	resetting atomic.Bool
+	// startingNewHistory closes the upload gate while a lost history is replaced.
+	watch              *snapshotWatch
+	startingNewHistory atomic.Bool
 	// dbFile is DB_PATH as replication started on it: a different file
 	// there later means the database was replaced (replaced, below).
 	dbFile os.FileInfo
@@ -172,12 +175,12 @@ func (r *runner) start(ctx context.Context) error {
 	if err := r.takeLease(ctx); err != nil {
 		return err
 	}
-	raw := replica.WithStallTimeout(replica.NewClient(cfg, logger), cfg.S3StallTimeout)
+	raw := engine.WithStallTimeout(engine.NewClient(cfg, logger), cfg.S3StallTimeout)
 	if err := r.waitDB(ctx, raw); err != nil {
 		return err
 	}
 
-	if err := replica.CheckHeader(cfg.DBPath); err != nil {
+	if err := dbfile.CheckHeader(cfg.DBPath); err != nil {
 		return err
 	}
 	fi, err := os.Stat(cfg.DBPath)
@@ -186,16 +189,12 @@ func (r *runner) start(ctx context.Context) error {
 	}
 	r.dbFile = fi
 
-	lin := lineage{url: st.url}
-	if mk, err := replica.ReadMarker(cfg.DBPath); err == nil {
-		lin.marker = &mk
+	if mk, err := ltxstate.ReadMarker(cfg.DBPath); err == nil {
 		st.mu.Lock()
 		st.marker = &mk
 		st.mu.Unlock()
 		st.metrics.RestoreDuration.Set(mk.Duration)
 		st.metrics.RestoreInfo.WithLabelValues(mk.Outcome).Set(1)
-	} else if !errors.Is(err, os.ErrNotExist) {
-		lin.markErr = err
 	}
 
 	r.watch = &snapshotWatch{client: raw}
@@ -206,8 +205,8 @@ func (r *runner) start(ctx context.Context) error {
 		}
 	}}
 	client.allow = func() error {
-		if r.resetting.Load() {
-			return fmt.Errorf("not writing: %w", errResetting)
+		if r.startingNewHistory.Load() {
+			return fmt.Errorf("not writing: %w", errNewHistory)
 		}
 		if r.lease != nil && !r.lease.Valid(time.Now()) {
 			return fmt.Errorf("not writing: %w", errLeaseNotValid)
@@ -219,7 +218,7 @@ func (r *runner) start(ctx context.Context) error {
 	// between the check and our first upload.
 	st.set(StateCheckingLineage, "")
 	for attempt := 0; ; attempt++ {
-		err := r.checkLineage(ctx, raw, lin)
+		err := r.checkLineage(ctx, raw)
 		if err == nil {
 			break
 		}
@@ -243,13 +242,13 @@ func (r *runner) start(ctx context.Context) error {
 	}
 	// From the continuity check until Litestream holds its own read
 	// transaction, the pin keeps the app from restarting the WAL
-	// (pkg/replica/pin.go).
+	// (pkg/dbfile/pin.go).
 	pin, err := r.continuous(ctx)
 	if err != nil {
 		return err
 	}
 	defer pin.Release()
-	store, db := replica.NewStore(cfg, client, logger)
+	store, db := engine.NewStore(cfg, client, logger)
 	if err := store.Open(ctx); err != nil {
 		return sysexit.New(sysexit.Unavailable, fmt.Errorf("start replication of %s to %s: %w", cfg.DBPath, st.url, err))
 	}

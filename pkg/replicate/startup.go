@@ -11,6 +11,7 @@ import (
 
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/bucket"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/lease"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxstate"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
 )
 
@@ -162,7 +163,7 @@ func (r *runner) proveEmpty(ctx context.Context, client litestream.ReplicaClient
 	st, logger := r.st, r.logger
 	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	tip, err := remoteTip(lctx, client)
+	tip, err := ltxstate.Tip(lctx, client)
 	switch {
 	case err != nil:
 		if st.set(StateWaitingDB, "cannot read the replica to prove it empty: "+err.Error()) {

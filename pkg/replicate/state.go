@@ -8,7 +8,7 @@ import (
 	"github.com/superfly/ltx"
 
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/lease"
-	"github.com/litestream-sidecar/litestream-sidecar/pkg/replica"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxstate"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/telemetry"
 )
 
@@ -43,7 +43,7 @@ type state struct {
 	behindSince time.Time // time of the oldest local commit not yet in the replica
 	lastSync    time.Time
 	lastSyncErr error
-	marker      *replica.Marker
+	marker      *ltxstate.Marker
 	lease       *lease.Lease // nil without a lease
 	wasReady    *bool        // readiness at the last readinessChange call
 	initialised bool         // the sidecar's own first sync initialised the DB

@@ -9,6 +9,8 @@ import (
 
 	"github.com/benbjohnson/litestream"
 	"github.com/superfly/ltx"
+
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/bucket"
 )
 
 // replicaCheckInterval is how often the sidecar checks that the replica
@@ -22,11 +24,6 @@ const replicaCheckInterval = 10 * time.Second
 // goes on uploading increments on top of nothing, which no restore can
 // use, while reporting every sync a success.
 var ErrReplicaLost = errors.New("replica history lost")
-
-// errBucketMissing: the bucket itself is gone. Nothing can be written
-// until an operator recreates it; the watcher says so, and once the
-// bucket is back (empty) the next check reports ErrReplicaLost.
-var errBucketMissing = errors.New("replica bucket does not exist")
 
 // snapshotWatch remembers the newest snapshot (level 9) the replica is
 // known to hold, learnt from the listing or from our own uploads, and
@@ -59,7 +56,7 @@ func (w *snapshotWatch) raise(v uint64) {
 func (w *snapshotWatch) forget() { w.known.Store(0) }
 
 // check lists the snapshot level: ErrReplicaLost when the newest known
-// snapshot is gone and nothing newer replaced it, errBucketMissing when
+// snapshot is gone and nothing newer replaced it, bucket.ErrNoBucket when
 // the bucket is, another error when the replica cannot be read (an outage
 // proves nothing).
 func (w *snapshotWatch) check(ctx context.Context) error {
@@ -88,8 +85,11 @@ func (w *snapshotWatch) check(ctx context.Context) error {
 }
 
 func classifyListing(err error) error {
+	// The bucket itself is gone. Nothing can be written until an operator
+	// recreates it; the watcher says so, and once the bucket is back
+	// (empty) the next check reports ErrReplicaLost.
 	if isAWSCode(err, "NoSuchBucket") {
-		return fmt.Errorf("%w: %v", errBucketMissing, err)
+		return fmt.Errorf("%w: %v", bucket.ErrNoBucket, err)
 	}
 	return err
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/superfly/ltx"
 
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxrestore"
-	"github.com/litestream-sidecar/litestream-sidecar/pkg/replica"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxstate"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/verify"
 )
@@ -119,9 +119,9 @@ func fetch(ctx context.Context, src *source, target Target, out, mode string, lo
 // restored position; 0 when level 0 holds no such file.
 func l0Checksum(ctx context.Context, src *source) (ltx.Checksum, error) {
 	if info := src.plan[len(src.plan)-1]; info.Level == 0 && info.MaxTXID == src.txid {
-		return replica.RemoteFileChecksum(ctx, src.client, info) // no listing needed
+		return ltxstate.RemoteFileChecksum(ctx, src.client, info) // no listing needed
 	}
-	_, sum, err := replica.L0At(ctx, src.client, src.txid)
+	_, sum, err := ltxstate.L0At(ctx, src.client, src.txid)
 	return sum, err
 }
 

@@ -15,14 +15,15 @@ import (
 	"github.com/superfly/ltx"
 
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/config"
-	"github.com/litestream-sidecar/litestream-sidecar/pkg/replica"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxrestore"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxstate"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/verify"
 )
 
 // Result is what a run decided and did.
 type Result struct {
-	Outcome    string // replica.Outcome*
+	Outcome    string // ltxstate.Outcome*
 	TXID       ltx.TXID
 	Bytes      int64
 	Duration   time.Duration
@@ -53,7 +54,7 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Ta
 			return Result{}, err
 		}
 		if done {
-			return Result{Outcome: replica.OutcomePresent, Duration: time.Since(start)}, nil
+			return Result{Outcome: ltxstate.OutcomePresent, Duration: time.Since(start)}, nil
 		}
 		local = pos
 	}
@@ -75,7 +76,7 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Ta
 			return Result{}, err
 		}
 		if done {
-			return Result{Outcome: replica.OutcomePresent, Duration: time.Since(start)}, nil
+			return Result{Outcome: ltxstate.OutcomePresent, Duration: time.Since(start)}, nil
 		}
 		if res.MovedAside, err = moveAside(cfg.DBPath, logger); err != nil {
 			return Result{}, err
@@ -102,25 +103,25 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Ta
 	if err != nil {
 		return Result{}, err
 	}
-	res.Outcome, res.TXID, res.Bytes = replica.OutcomeRestored, f.TXID, f.Size
+	res.Outcome, res.TXID, res.Bytes = ltxstate.OutcomeRestored, f.TXID, f.Size
 	// The marker goes first: a crash after the rename must not leave a
 	// restored database without the marker the sidecar's lineage guard
 	// needs. A failed install removes it again.
-	m := replica.Marker{ReplicaURL: url, TXID: uint64(res.TXID), Outcome: res.Outcome,
+	m := ltxstate.Marker{ReplicaURL: url, TXID: uint64(res.TXID), Outcome: res.Outcome,
 		Duration: time.Since(start).Seconds(), Bytes: res.Bytes, Time: time.Now().UTC(),
 		PositionTime: f.Time, Downloaded: f.Downloaded, MovedAside: res.MovedAside}
 	if f.L0Checksum != 0 {
 		m.L0Checksum = f.L0Checksum.String()
 	}
-	if err := replica.WriteMarker(cfg.DBPath, m); err != nil {
+	if err := ltxstate.WriteMarker(cfg.DBPath, m); err != nil {
 		return Result{}, sysexit.New(sysexit.CantCreate, err)
 	}
-	if err := chown(cfg, tmp, replica.MarkerPath(cfg.DBPath)); err != nil {
-		os.Remove(replica.MarkerPath(cfg.DBPath))
+	if err := chown(cfg, tmp, ltxstate.MarkerPath(cfg.DBPath)); err != nil {
+		os.Remove(ltxstate.MarkerPath(cfg.DBPath))
 		return Result{}, err
 	}
 	if _, err := install(tmp, cfg.DBPath); err != nil {
-		os.Remove(replica.MarkerPath(cfg.DBPath))
+		os.Remove(ltxstate.MarkerPath(cfg.DBPath))
 		return Result{}, err
 	}
 	res.Duration = time.Since(start)
@@ -140,7 +141,9 @@ func keepAsIs(ctx context.Context, cfg *config.Config, logger *slog.Logger, targ
 	if err := verify.Check(ctx, cfg.DBPath, verify.Quick); err != nil {
 		return 0, true, sysexit.New(sysexit.DataErr, fmt.Errorf("existing database %s: %w; move it aside to restore from the replica", cfg.DBPath, err))
 	}
-	pos := localPosition(cfg.DBPath, url)
+	// Unreadable local state counts as none: the marker may still say.
+	local, _ := ltxstate.ReadLocal(cfg.DBPath)
+	pos := local.Position(url)
 	if pos == 0 {
 		logger.Info("database already present, leaving it untouched", "reason", "no local replication position to compare with the replica")
 		return 0, true, nil
@@ -199,14 +202,14 @@ func proveNew(ctx context.Context, cfg *config.Config, logger *slog.Logger, src 
 	if err := os.MkdirAll(filepath.Dir(cfg.DBPath), 0o755); err != nil {
 		return Result{}, sysexit.New(sysexit.CantCreate, fmt.Errorf("cannot create the directory of DB_PATH: %w", err))
 	}
-	m := replica.Marker{ReplicaURL: src.url, Outcome: replica.OutcomeNew, Time: time.Now().UTC()}
-	if err := replica.WriteMarker(cfg.DBPath, m); err != nil {
+	m := ltxstate.Marker{ReplicaURL: src.url, Outcome: ltxstate.OutcomeNew, Time: time.Now().UTC()}
+	if err := ltxstate.WriteMarker(cfg.DBPath, m); err != nil {
 		return Result{}, sysexit.New(sysexit.CantCreate, err)
 	}
-	if err := chown(cfg, replica.MarkerPath(cfg.DBPath)); err != nil {
+	if err := chown(cfg, ltxstate.MarkerPath(cfg.DBPath)); err != nil {
 		return Result{}, err
 	}
-	return Result{Outcome: replica.OutcomeNew}, nil
+	return Result{Outcome: ltxstate.OutcomeNew}, nil
 }
 
 // classifyRestore maps a failed restore to an exit code; fallback is the
@@ -215,7 +218,7 @@ func classifyRestore(ctx context.Context, err error, fallback int) error {
 	switch {
 	case ctx.Err() != nil:
 		return sysexit.New(sysexit.Unavailable, fmt.Errorf("RESTORE_TIMEOUT passed: %w", err))
-	case errors.Is(err, verify.ErrCorrupt):
+	case errors.Is(err, verify.ErrCorrupt), errors.Is(err, ltxrestore.ErrCorrupt):
 		return sysexit.New(sysexit.DataErr, err)
 	case isWriteError(err):
 		return sysexit.New(sysexit.CantCreate, err)

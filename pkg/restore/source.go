@@ -14,7 +14,7 @@ import (
 
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/bucket"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/config"
-	"github.com/litestream-sidecar/litestream-sidecar/pkg/replica"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/engine"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
 )
 
@@ -70,15 +70,15 @@ func openSource(ctx context.Context, cfg *config.Config, logger *slog.Logger, ta
 	if err != nil {
 		return nil, err
 	}
-	if src.contents.Empty() && src.contents.History != "" {
+	if src.contents.Empty() && src.contents.KeptHistory != "" {
 		// Not proven empty: the sidecar moved the old history aside to start
 		// a new one and stopped before its first snapshot landed.
-		return nil, sysexit.Errorf(sysexit.DataErr, "replica %s holds no live backup but an earlier history at %s (the sidecar stopped while starting a new history); restore it with `restore --verify --output FILE --replica-url` pointed there, or start the sidecar on the existing database", src.url, src.contents.History)
+		return nil, sysexit.Errorf(sysexit.DataErr, "replica %s holds no live backup but an earlier history at %s (the sidecar stopped while starting a new history); restore it with `restore --verify --output FILE --replica-url` pointed there, or start the sidecar on the existing database", src.url, src.contents.KeptHistory)
 	}
 	if src.contents.Empty() {
 		return src, nil
 	}
-	src.client = replica.NewClient(cfg, logger)
+	src.client = engine.NewClient(cfg, logger)
 	if err := src.client.Init(ctx); err != nil {
 		return nil, classifyRestore(ctx, fmt.Errorf("replica client: %w", err), sysexit.Unavailable)
 	}

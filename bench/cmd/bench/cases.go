@@ -13,7 +13,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	_ "modernc.org/sqlite" // Litestream's driver: writes while the library replicates the file
 
-	"github.com/litestream-sidecar/litestream-sidecar/pkg/replica"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxstate"
 )
 
 // Results is bench/results.json.
@@ -226,7 +226,7 @@ func removeSource(path string) {
 	for _, p := range []string{path, path + "-wal", path + "-shm"} {
 		os.Remove(p)
 	}
-	os.RemoveAll(replica.MetaDir(path))
+	os.RemoveAll(ltxstate.MetaDir(path))
 }
 
 // removePrefix frees MinIO's disk between cases.

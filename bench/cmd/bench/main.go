@@ -30,7 +30,7 @@ func main() {
 	restoreBin := flag.String("restore", "bin/restore", "our restore binary (make build)")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
-	tlsenv.Apply("") // AWS_CA_BUNDLE breaks Litestream's S3 client, as in pkg/replica
+	tlsenv.Apply("") // AWS_CA_BUNDLE breaks Litestream's S3 client, as in pkg/engine
 
 	if err := run(*sizes, *kinds, *runs, *txns, *sidecar, *out, *upstream, *restoreBin); err != nil {
 		log.Fatal(err)

@@ -1,12 +1,10 @@
-package replica
+package ltxstate
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/benbjohnson/litestream"
 	"github.com/superfly/ltx"
@@ -23,22 +21,34 @@ import (
 // replica's. So the lineage guard compares that file checksum at the
 // replica's position.
 
-// L0Tip returns the replica's newest L0 file, nil when level 0 is empty.
-func L0Tip(ctx context.Context, client litestream.ReplicaClient) (*ltx.FileInfo, error) {
-	itr, err := client.LTXFiles(ctx, 0, 0, false)
-	if err != nil {
+// Tip returns the file holding the replica's highest TXID across all
+// levels (level 0 may have been compacted away), nil when it is empty.
+func Tip(ctx context.Context, client litestream.ReplicaClient) (*ltx.FileInfo, error) {
+	if err := client.Init(ctx); err != nil {
 		return nil, err
 	}
+	return newest(ctx, client, 0, litestream.SnapshotLevel)
+}
+
+// newest returns the file with the highest TXID in levels lo..hi, nil when
+// they are empty.
+func newest(ctx context.Context, client litestream.ReplicaClient, lo, hi int) (*ltx.FileInfo, error) {
 	var tip *ltx.FileInfo
-	for itr.Next() {
-		if it := itr.Item(); tip == nil || it.MaxTXID > tip.MaxTXID {
-			info := *it
-			info.Level = 0
-			tip = &info
+	for level := lo; level <= hi; level++ {
+		itr, err := client.LTXFiles(ctx, level, 0, false)
+		if err != nil {
+			return nil, err
 		}
-	}
-	if err := errors.Join(itr.Err(), itr.Close()); err != nil {
-		return nil, err
+		for itr.Next() {
+			if it := itr.Item(); tip == nil || it.MaxTXID > tip.MaxTXID {
+				info := *it
+				info.Level = level
+				tip = &info
+			}
+		}
+		if err := errors.Join(itr.Err(), itr.Close()); err != nil {
+			return nil, err
+		}
 	}
 	return tip, nil
 }
@@ -48,7 +58,7 @@ func L0Tip(ctx context.Context, client litestream.ReplicaClient) (*ltx.FileInfo,
 // file ends elsewhere (the newest position is then a compacted file, and
 // there is nothing to compare).
 func L0At(ctx context.Context, client litestream.ReplicaClient, txid ltx.TXID) (*ltx.FileInfo, ltx.Checksum, error) {
-	tip, err := L0Tip(ctx, client)
+	tip, err := newest(ctx, client, 0, 0)
 	if err != nil || tip == nil || tip.MaxTXID != txid {
 		return nil, 0, err
 	}
@@ -77,32 +87,6 @@ func RemoteFileChecksum(ctx context.Context, client litestream.ReplicaClient, in
 		return 0, fmt.Errorf("read the trailer of %s at level %d: %w", name, info.Level, err)
 	}
 	return trailerSum(b)
-}
-
-// LocalFileChecksum returns the file checksum of Litestream's local L0 file
-// minTXID-maxTXID beside dbPath; ok is false when there is no such file.
-func LocalFileChecksum(dbPath string, minTXID, maxTXID ltx.TXID) (sum ltx.Checksum, ok bool, err error) {
-	p := filepath.Join(MetaDir(dbPath), "ltx", "0", ltx.FormatFilename(minTXID, maxTXID))
-	f, err := os.Open(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, false, nil
-	} else if err != nil {
-		return 0, false, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return 0, false, err
-	}
-	if fi.Size() < ltx.HeaderSize+ltx.TrailerSize {
-		return 0, false, nil // a torn local file proves nothing
-	}
-	b := make([]byte, ltx.TrailerSize)
-	if _, err := f.ReadAt(b, fi.Size()-ltx.TrailerSize); err != nil {
-		return 0, false, fmt.Errorf("read the trailer of %s: %w", p, err)
-	}
-	sum, err = trailerSum(b)
-	return sum, err == nil, err
 }
 
 func trailerSum(b []byte) (ltx.Checksum, error) {

@@ -1,4 +1,4 @@
-package replica_test
+package ltxstate_test
 
 import (
 	"context"
@@ -12,12 +12,12 @@ import (
 	"github.com/benbjohnson/litestream/file"
 	_ "github.com/mattn/go-sqlite3"
 
-	"github.com/litestream-sidecar/litestream-sidecar/pkg/replica"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxstate"
 )
 
 // replicateRows writes rows tagged tag to a new database and replicates
 // each commit with the Litestream library to its own file:// replica,
-// one TXID per commit. It returns the database path and the replica.
+// one TXID per commit. It returns the database path and the ltxstate.
 func replicateRows(t *testing.T, tag string, rows int) (string, *file.ReplicaClient) {
 	t.Helper()
 	ctx := context.Background()
@@ -61,37 +61,48 @@ func TestFileChecksums(t *testing.T) {
 	ctx := context.Background()
 	pathA, replA := replicateRows(t, "a", 5)
 	pathB, replB := replicateRows(t, "b", 5)
-	tipA, err := replica.L0Tip(ctx, replA)
+	tipA, err := ltxstate.Tip(ctx, replA)
 	if err != nil || tipA == nil {
-		t.Fatalf("L0Tip = %v, %v", tipA, err)
+		t.Fatalf("Tip = %v, %v", tipA, err)
 	}
-	tipB, err := replica.L0Tip(ctx, replB)
+	tipB, err := ltxstate.Tip(ctx, replB)
 	if err != nil || tipB == nil || tipB.MaxTXID != tipA.MaxTXID {
-		t.Fatalf("L0Tip(B) = %v, %v; want the same position as A's %s", tipB, err, tipA.MaxTXID)
+		t.Fatalf("Tip(B) = %v, %v; want the same position as A's %s", tipB, err, tipA.MaxTXID)
 	}
 
-	remote, err := replica.RemoteFileChecksum(ctx, replA, tipA)
+	remote, err := ltxstate.RemoteFileChecksum(ctx, replA, tipA)
 	if err != nil || remote == 0 {
 		t.Fatalf("RemoteFileChecksum = %s, %v; want a checksum", remote, err)
 	}
-	local, ok, err := replica.LocalFileChecksum(pathA, tipA.MinTXID, tipA.MaxTXID)
+	local, ok, err := ltxstate.LocalFileChecksum(pathA, tipA.MinTXID, tipA.MaxTXID)
 	if err != nil || !ok || local != remote {
 		t.Fatalf("LocalFileChecksum(A) = %s, %t, %v; want the replica's %s", local, ok, err, remote)
 	}
-	other, ok, err := replica.LocalFileChecksum(pathB, tipA.MinTXID, tipA.MaxTXID)
+	other, ok, err := ltxstate.LocalFileChecksum(pathB, tipA.MinTXID, tipA.MaxTXID)
 	if err != nil || !ok {
 		t.Fatalf("LocalFileChecksum(B) = %t, %v; B reached that position too", ok, err)
 	}
 	if other == remote {
 		t.Fatalf("B's file at %s has A's checksum %s", tipA.MaxTXID, remote)
 	}
-	if _, ok, err := replica.LocalFileChecksum(pathA, tipA.MaxTXID+1, tipA.MaxTXID+1); err != nil || ok {
+	if _, ok, err := ltxstate.LocalFileChecksum(pathA, tipA.MaxTXID+1, tipA.MaxTXID+1); err != nil || ok {
 		t.Fatalf("LocalFileChecksum beyond the local state = %t, %v; want not ok", ok, err)
 	}
-	if _, ok, err := replica.LocalFileChecksum(filepath.Join(t.TempDir(), "none.db"), 1, 1); err != nil || ok {
+	if _, ok, err := ltxstate.LocalFileChecksum(filepath.Join(t.TempDir(), "none.db"), 1, 1); err != nil || ok {
 		t.Fatalf("LocalFileChecksum without local state = %t, %v; want not ok", ok, err)
 	}
-	if tip, err := replica.L0Tip(ctx, file.NewReplicaClient(t.TempDir())); err != nil || tip != nil {
-		t.Fatalf("L0Tip of an empty replica = %v, %v; want nil", tip, err)
+	// The lineage proof both modes use: A's own local state proves A's
+	// replica; B's, at the same position number, does not.
+	if e, err := ltxstate.Gather(ctx, replA, pathA, "file://a", tipA.MaxTXID); err != nil || e.Prove() != ltxstate.ByLocal {
+		t.Fatalf("Gather(A, A's replica) = %+v, %v; want proven by local state", e, err)
+	}
+	if e, err := ltxstate.Gather(ctx, replA, pathB, "file://a", tipA.MaxTXID); err != nil || e.Prove() != ltxstate.Unproven || !e.LocalOK {
+		t.Fatalf("Gather(B, A's replica) = %+v, %v; want unproven, with B's file compared", e, err)
+	}
+	if l, err := ltxstate.ReadLocal(pathA); err != nil || l.TXID != tipA.MaxTXID || l.Position("file://a") != tipA.MaxTXID {
+		t.Fatalf("ReadLocal(A) = %+v, %v; want position %s", l, err, tipA.MaxTXID)
+	}
+	if tip, err := ltxstate.Tip(ctx, file.NewReplicaClient(t.TempDir())); err != nil || tip != nil {
+		t.Fatalf("Tip of an empty replica = %v, %v; want nil", tip, err)
 	}
 }

@@ -1,4 +1,4 @@
-package replica_test
+package engine_test
 
 import (
 	"bytes"
@@ -18,7 +18,7 @@ import (
 	"github.com/litestream-sidecar/litestream-sidecar/internal/faultproxy"
 	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/config"
-	"github.com/litestream-sidecar/litestream-sidecar/pkg/replica"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/engine"
 )
 
 // ltxFile is a one-page LTX file for TXID tx.
@@ -74,7 +74,7 @@ func TestStallTimeout(t *testing.T) {
 	// Long enough that a loaded machine's loopback MinIO never looks
 	// stalled on the healthy calls (500 ms did, at load 8 on 2 cores).
 	const d = 2 * time.Second
-	c := replica.WithStallTimeout(replica.NewClient(cfg, slog.New(slog.DiscardHandler)), d)
+	c := engine.WithStallTimeout(engine.NewClient(cfg, slog.New(slog.DiscardHandler)), d)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -116,7 +116,7 @@ func TestStallTimeout(t *testing.T) {
 		},
 		"delete": func() error { return c.DeleteLTXFiles(ctx, []*ltx.FileInfo{{Level: 0, MinTXID: 1, MaxTXID: 1}}) },
 	} {
-		if err := call(); !errors.Is(err, replica.ErrStalled) {
+		if err := call(); !errors.Is(err, engine.ErrStalled) {
 			t.Errorf("blackholed %s: got %v, want ErrStalled", name, err)
 		}
 	}
@@ -137,7 +137,7 @@ func TestStallTimeout(t *testing.T) {
 // TestStallTimeoutOff: zero leaves the client as it is.
 func TestStallTimeoutOff(t *testing.T) {
 	raw := s3.NewReplicaClient()
-	if c := replica.WithStallTimeout(raw, 0); c != litestream.ReplicaClient(raw) {
+	if c := engine.WithStallTimeout(raw, 0); c != litestream.ReplicaClient(raw) {
 		t.Fatalf("WithStallTimeout(c, 0) = %T, want c itself", c)
 	}
 }

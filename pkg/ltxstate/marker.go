@@ -1,14 +1,12 @@
-package replica
+package ltxstate
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
-	"github.com/benbjohnson/litestream"
 	"github.com/superfly/ltx"
 )
 
@@ -28,7 +26,7 @@ type Marker struct {
 	MovedAside   string    `json:"moved_aside,omitempty"`      // where a stale local copy was moved
 	// L0Checksum is the file checksum (ltx.Checksum, hex) of the replica's
 	// L0 file ending at TXID, when there was one: the sidecar's lineage
-	// guard compares it with the replica's (checksum.go), so that the same
+	// guard compares it with the replica's (remote.go), so that the same
 	// position number in another writer's history is not taken for this one.
 	L0Checksum string `json:"l0_file_checksum,omitempty"`
 }
@@ -45,20 +43,6 @@ const (
 	OutcomePresent  = "present"
 	OutcomeNew      = "new"
 )
-
-// MarkerPath is where the marker of dbPath lives: a dot file beside it,
-// like Litestream's own .<name>-litestream directory.
-func MarkerPath(dbPath string) string {
-	dir, name := filepath.Split(dbPath)
-	return filepath.Join(dir, "."+name+"-sidecar-restore.json")
-}
-
-// MetaDir is Litestream's local state directory beside dbPath
-// (.<name>-litestream), which holds its local LTX files.
-func MetaDir(dbPath string) string {
-	dir, name := filepath.Split(dbPath)
-	return filepath.Join(dir, "."+name+litestream.MetaDirSuffix)
-}
 
 // WriteMarker writes m atomically (temp file, fsync, rename).
 func WriteMarker(dbPath string, m Marker) error {

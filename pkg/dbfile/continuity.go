@@ -1,25 +1,20 @@
-package replica
+// Package dbfile guards the local SQLite files the sidecar replicates: the
+// header check, the WAL's continuity with Litestream's last local LTX file,
+// and the pin that keeps that WAL in place until Litestream holds it.
+package dbfile
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
-	"path"
-	"path/filepath"
-	"regexp"
 	"strings"
-	"time"
 
-	"github.com/minio/minio-go/v7"
 	"github.com/superfly/ltx"
 
-	"github.com/litestream-sidecar/litestream-sidecar/pkg/bucket"
-	"github.com/litestream-sidecar/litestream-sidecar/pkg/config"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxstate"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
 )
 
@@ -108,28 +103,18 @@ func readWAL(dbPath string) (walState, error) {
 // local L0 LTX file Litestream wrote. No local state means nothing to
 // compare (a fresh or restored database): not broken.
 func CheckContinuity(dbPath string) (Continuity, error) {
-	l0 := filepath.Join(MetaDir(dbPath), "ltx", "0")
-	entries, err := os.ReadDir(l0)
-	if errors.Is(err, os.ErrNotExist) {
-		return Continuity{}, nil
-	} else if err != nil {
-		return Continuity{}, fmt.Errorf("read local litestream state: %w", err)
-	}
-	var last string
-	var lastTXID ltx.TXID
-	for _, e := range entries {
-		if _, maxTXID, err := ltx.ParseFilename(e.Name()); err == nil && maxTXID > lastTXID {
-			last, lastTXID = e.Name(), maxTXID
-		}
-	}
-	if last == "" {
-		return Continuity{}, nil
-	}
-	hdr, err := readLTXHeader(filepath.Join(l0, last))
+	local, err := ltxstate.ReadLocal(dbPath)
 	if err != nil {
 		return Continuity{}, err
 	}
-	c := Continuity{TXID: lastTXID}
+	if local.Last == "" {
+		return Continuity{}, nil
+	}
+	hdr, err := readLTXHeader(local.Last)
+	if err != nil {
+		return Continuity{}, err
+	}
+	c := Continuity{TXID: local.TXID}
 	if hdr.WALOffset == 0 || (hdr.WALSalt1 == 0 && hdr.WALSalt2 == 0) {
 		return c, nil // not written from a WAL: nothing to compare
 	}
@@ -223,75 +208,4 @@ func readLTXHeader(p string) (ltx.Header, error) {
 		return ltx.Header{}, fmt.Errorf("decode %s: %w", p, err)
 	}
 	return dec.Header(), nil
-}
-
-// HistoryDir is where Rebaseline keeps a replica's previous history,
-// under the prefix: restore it with REPLICA_URL=<url>/history/<stamp>.
-const HistoryDir = "history"
-
-// levelKey matches the key of an object in an LTX level directory,
-// relative to the prefix.
-var levelKey = regexp.MustCompile(`^[0-9a-f]{4}/`)
-
-// Rebaseline moves the replica's LTX history to <prefix>/history/<UTC
-// stamp>/ (copies first, then deletes, so a crash leaves duplicates, never
-// a gap) and removes Litestream's local state beside dbPath. The next sync
-// then writes a full snapshot of the database as it is. It returns where
-// the old history went.
-func Rebaseline(ctx context.Context, cfg *config.Config, logger *slog.Logger) (string, error) {
-	stamp := time.Now().UTC().Format("20060102T150405Z")
-	loc := cfg.Location()
-	var dest string
-	switch loc.Scheme {
-	case "file":
-		dest = filepath.Join(loc.Dir, HistoryDir, stamp)
-		if err := os.MkdirAll(dest, 0o755); err != nil {
-			return "", err
-		}
-		if err := os.Rename(filepath.Join(loc.Dir, "ltx"), filepath.Join(dest, "ltx")); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return "", fmt.Errorf("move replica history aside: %w", err)
-		}
-		dest = "file://" + dest
-	default:
-		store, err := bucket.New(cfg)
-		if err != nil {
-			return "", err
-		}
-		moved, err := moveHistory(ctx, store, path.Join(loc.Prefix, HistoryDir, stamp))
-		if err != nil {
-			return "", fmt.Errorf("move replica history aside: %w", bucket.Classify(err))
-		}
-		dest = fmt.Sprintf("s3://%s/%s/%s/%s", loc.Bucket, loc.Prefix, HistoryDir, stamp)
-		logger.Info("replica history moved aside", "objects", moved, "to", dest)
-	}
-	if err := os.RemoveAll(MetaDir(cfg.DBPath)); err != nil {
-		return dest, fmt.Errorf("remove local litestream state: %w", err)
-	}
-	return dest, nil
-}
-
-// moveHistory copies every LTX level object under the prefix to dest, then
-// deletes the originals.
-func moveHistory(ctx context.Context, s *bucket.Store, dest string) (int, error) {
-	var keys []string
-	for obj := range s.Client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Prefix: s.Prefix + "/", Recursive: true}) {
-		if obj.Err != nil {
-			return 0, obj.Err
-		}
-		if rel := strings.TrimPrefix(obj.Key, s.Prefix+"/"); levelKey.MatchString(rel) {
-			keys = append(keys, obj.Key)
-		}
-	}
-	for _, k := range keys {
-		dst := minio.CopyDestOptions{Bucket: s.Bucket, Object: dest + "/" + strings.TrimPrefix(k, s.Prefix+"/")}
-		if _, err := s.Client.CopyObject(ctx, dst, minio.CopySrcOptions{Bucket: s.Bucket, Object: k}); err != nil {
-			return 0, err
-		}
-	}
-	for _, k := range keys {
-		if err := s.Client.RemoveObject(ctx, s.Bucket, k, minio.RemoveObjectOptions{}); err != nil {
-			return 0, err
-		}
-	}
-	return len(keys), nil
 }

@@ -1,7 +1,7 @@
-// Package replica is the only place that builds Litestream objects (DB,
+// Package engine is the only place that builds Litestream objects (DB,
 // Replica, Store, replica clients) from a Config, so that the restore and
 // replicate paths talk to the bucket the same way.
-package replica
+package engine
 
 import (
 	"log/slog"

@@ -1,4 +1,4 @@
-package replica_test
+package dbfile_test
 
 import (
 	"bytes"
@@ -8,7 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/litestream-sidecar/litestream-sidecar/pkg/replica"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/dbfile"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxstate"
 )
 
 // TestPinWAL: while the pin is held, the app's checkpoint and next commit
@@ -34,7 +35,7 @@ func TestPinWAL(t *testing.T) {
 	exec(`CREATE TABLE t (n INTEGER PRIMARY KEY)`)
 	exec(`INSERT INTO t (n) VALUES (1)`)
 
-	p, err := replica.PinWAL(ctx, path)
+	p, err := dbfile.PinWAL(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,14 +43,14 @@ func TestPinWAL(t *testing.T) {
 		t.Fatal("pinned a database without Litestream state")
 	}
 
-	l0 := filepath.Join(replica.MetaDir(path), "ltx", "0")
+	l0 := filepath.Join(ltxstate.MetaDir(path), "ltx", "0")
 	if err := os.MkdirAll(l0, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(l0, "0000000000000001-0000000000000001.ltx"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if p, err = replica.PinWAL(ctx, path); err != nil {
+	if p, err = dbfile.PinWAL(ctx, path); err != nil {
 		t.Fatal(err)
 	}
 	if !p.Held() {

@@ -1,4 +1,4 @@
-package replica
+package dbfile
 
 import (
 	"context"
@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxstate"
 )
 
 // Why a pin. CheckContinuity looks at the WAL before Litestream opens the
@@ -107,8 +108,9 @@ func walMode(dbPath string) bool {
 	return b[18] == 2 && b[19] == 2
 }
 
-// hasLocalState reports whether Litestream left L0 files beside dbPath.
+// hasLocalState reports whether Litestream has a local position to
+// continue from beside dbPath.
 func hasLocalState(dbPath string) bool {
-	ents, err := os.ReadDir(filepath.Join(MetaDir(dbPath), "ltx", "0"))
-	return err == nil && len(ents) > 0
+	l, err := ltxstate.ReadLocal(dbPath)
+	return err == nil && l.TXID != 0
 }
