@@ -73,7 +73,7 @@ var errStopped = errors.New("stopped")
 func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, signals <-chan os.Signal) error {
 	m := telemetry.NewMetrics()
 	st := &state{cfgSync: cfg.SyncInterval, dbPath: cfg.DBPath, url: cfg.Location().String(), metrics: m}
-	m.Observe(st.isReady, st.leaseHeld)
+	m.Observe(st.isReady, st.leaseHeld, st.behind)
 	st.set(StateStarting, "")
 
 	srv, err := telemetry.Listen(cfg.MetricsAddr, m, st.status, logger)

@@ -166,6 +166,11 @@ func (r *runner) proveEmpty(ctx context.Context, client litestream.ReplicaClient
 	tip, err := ltxstate.Tip(lctx, client)
 	switch {
 	case err != nil:
+		if st.is(StateBehind) {
+			// Still the last thing known: a store that stops answering
+			// proves nothing new, and the alert must not flap with it.
+			return false
+		}
 		if st.set(StateWaitingDB, "cannot read the replica to prove it empty: "+err.Error()) {
 			logger.Warn("cannot read the replica to prove it empty, retrying", "error", err.Error())
 		}
@@ -174,12 +179,10 @@ func (r *runner) proveEmpty(ctx context.Context, client litestream.ReplicaClient
 		why := fmt.Sprintf("the replica %s holds a backup (position %s) but %s does not exist: restore did not run or did not finish for this copy; "+
 			"the app must not create a new database here (delete the pod / restart the allocation so that restore runs)", st.url, tip.MaxTXID, r.cfg.DBPath)
 		if st.set(StateBehind, why) {
-			st.metrics.BehindReplica.Set(1)
 			logger.Error("database missing while the replica holds a backup: not letting the app start", "reason", why)
 		}
 		return false
 	}
-	st.metrics.BehindReplica.Set(0)
 	st.set(StateWaitingDB, "")
 	st.markStarted()
 	logger.Info("replica proven empty: the app may create the database", "replica", st.url)
@@ -195,7 +198,6 @@ func (r *runner) proveEmpty(ctx context.Context, client litestream.ReplicaClient
 func (r *runner) holdBehind(ctx context.Context, behind error) error {
 	st, logger := r.st, r.logger
 	st.set(StateBehind, behind.Error())
-	st.metrics.BehindReplica.Set(1)
 	logger.Error("LOCAL DATABASE BEHIND THE REPLICA: not replicating it", "error", behind.Error())
 	select {
 	case <-ctx.Done():

@@ -75,6 +75,13 @@ func (s *state) set(name, reason string) bool {
 	return changed
 }
 
+// is reports whether the sidecar is in state name.
+func (s *state) is(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.name == name
+}
+
 // setProblem records what is wrong with "db" (the database file) or
 // "replica" ("" for nothing); it reports a change, so the caller logs once.
 func (s *state) setProblem(what, p string) bool {
@@ -246,14 +253,16 @@ func (s *state) status() telemetry.Status {
 	return st
 }
 
-// isReady and leaseHeld are what the ready and lease_held series read at
-// each scrape (telemetry.Metrics.Observe).
+// isReady, leaseHeld and behind are what the ready, lease_held and
+// behind_replica series read at each scrape (telemetry.Metrics.Observe).
 func (s *state) isReady() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ready, _ := s.readyLocked(time.Now())
 	return ready
 }
+
+func (s *state) behind() bool { return s.is(StateBehind) }
 
 func (s *state) leaseHeld() bool {
 	s.mu.Lock()

@@ -22,7 +22,6 @@ type Metrics struct {
 	RestoreDuration prometheus.Gauge
 	RestoreInfo     *prometheus.GaugeVec
 	LineageRefused  prometheus.Gauge
-	BehindReplica   prometheus.Gauge
 	ReplicaLost     prometheus.Counter
 }
 
@@ -54,10 +53,6 @@ func NewMetrics() *Metrics {
 			Name: prometheus.BuildFQName(namespace, "", "lineage_refused"),
 			Help: "1 when the lineage guard refused to replicate: the replica holds a backup this database was not restored from.",
 		}),
-		BehindReplica: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: prometheus.BuildFQName(namespace, "", "behind_replica"),
-			Help: "1 while the local database is behind the replica (restored before a writer's last sync, or missing while the replica holds a backup): the sidecar replicates nothing and the app's startup gate stays shut.",
-		}),
 		ReplicaLost: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: prometheus.BuildFQName(namespace, "", "replica_lost_total"),
 			Help: "Times the replica was found without the history this sidecar wrote (wiped prefix, store data loss) and a new history was started with a full snapshot.",
@@ -70,14 +65,14 @@ func NewMetrics() *Metrics {
 	})
 	buildInfo.Set(1)
 	m.Registry.MustRegister(m.ReplicaLag, m.LastSyncSuccess, m.SyncErrors,
-		m.RestoreDuration, m.RestoreInfo, m.LineageRefused, m.BehindReplica, m.ReplicaLost, buildInfo)
+		m.RestoreDuration, m.RestoreInfo, m.LineageRefused, m.ReplicaLost, buildInfo)
 	return m
 }
 
 // Observe registers the series that are read from the sidecar's state when
 // Prometheus scrapes, so that no code path has to remember to set them and
 // a scrape never shows a value older than /status would.
-func (m *Metrics) Observe(ready, leaseHeld func() bool) {
+func (m *Metrics) Observe(ready, leaseHeld, behind func() bool) {
 	m.Registry.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: prometheus.BuildFQName(namespace, "", "lease_held"),
@@ -87,6 +82,10 @@ func (m *Metrics) Observe(ready, leaseHeld func() bool) {
 			Name: prometheus.BuildFQName(namespace, "", "ready"),
 			Help: "1 while /readyz answers 200.",
 		}, func() float64 { return one(ready()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: prometheus.BuildFQName(namespace, "", "behind_replica"),
+			Help: "1 while the local database is behind the replica (restored before a writer's last sync, or missing while the replica holds a backup): the sidecar replicates nothing and the app's startup gate stays shut.",
+		}, func() float64 { return one(behind()) }),
 	)
 }
 
