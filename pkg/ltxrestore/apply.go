@@ -137,7 +137,7 @@ func apply(ctx context.Context, client litestream.ReplicaClient, out *os.File, f
 		mu  sync.Mutex
 		sum uint64
 	)
-	err = forEach(ctx, opt.Concurrency, len(parts), func(ctx context.Context, i int) error {
+	err = forEach(ctx, opt.Limits, opt.Concurrency, len(parts), func(ctx context.Context, i int) error {
 		w := worker{out: out, pageSize: int(pageSize), c: c, owners: owners, file: parts[i].file, verify: parts[i].verify, dbSum: dbSum}
 		s, err := w.applyPart(ctx, client, files[parts[i].file], parts[i])
 		if err != nil {

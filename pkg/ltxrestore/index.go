@@ -47,20 +47,24 @@ var isoTable = crc64.MakeTable(crc64.ISO)
 // in parallel, and checks that the plan is one contiguous chain.
 func loadFiles(ctx context.Context, client litestream.ReplicaClient, plan []*ltx.FileInfo, opt Options, c *counters) ([]*file, error) {
 	files := make([]*file, len(plan))
-	var kept atomic.Int64
-	err := forEach(ctx, opt.Concurrency, len(plan), func(ctx context.Context, i int) error {
+	err := forEach(ctx, opt.Limits, opt.Concurrency, len(plan), func(ctx context.Context, i int) error {
 		f := &file{info: plan[i]}
 		files[i] = f
 		if f.info.Size < ltx.HeaderSize+ltx.TrailerSize+8 {
 			return fmt.Errorf("ltxrestore: %s is %d bytes, too short for an LTX file: %w", f.name(), f.info.Size, ErrCorrupt)
 		}
-		if f.info.Size <= opt.WholeFileMax && kept.Add(f.info.Size) <= opt.MemoryBudget {
-			return f.loadWhole(ctx, client, c)
+		if f.info.Size <= opt.WholeFileMax && opt.Limits.keep(f.info.Size) {
+			if err := f.loadWhole(ctx, client, c); err != nil {
+				opt.Limits.free(f.info.Size)
+				f.body = nil
+				return err
+			}
+			return nil
 		}
 		return f.loadIndex(ctx, client, c)
 	})
 	if err != nil {
-		return nil, err
+		return files, err // the caller frees what was kept
 	}
 	return files, checkChain(files)
 }
@@ -260,7 +264,7 @@ func downloadErr(info *ltx.FileInfo, err error) error {
 
 // forEach runs fn for 0..n-1 on up to workers goroutines; the first error
 // cancels the rest and is returned.
-func forEach(ctx context.Context, workers, n int, fn func(ctx context.Context, i int) error) error {
+func forEach(ctx context.Context, lim *Limits, workers, n int, fn func(ctx context.Context, i int) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -278,7 +282,12 @@ func forEach(ctx context.Context, workers, n int, fn func(ctx context.Context, i
 				if i >= n || ctx.Err() != nil {
 					return
 				}
-				if err := fn(ctx, i); err != nil {
+				err := lim.acquire(ctx)
+				if err == nil {
+					err = fn(ctx, i)
+					lim.release()
+				}
+				if err != nil {
 					errOnce.Do(func() { firstErr = err; cancel() })
 					return
 				}

@@ -44,6 +44,9 @@ type Options struct {
 	WholeFileMax int64
 	// MemoryBudget caps the bytes of whole files held in memory (default 256 MiB).
 	MemoryBudget int64
+	// Limits, when set, replaces Concurrency and MemoryBudget as the bound
+	// on requests in flight and memory, shared with other restores.
+	Limits *Limits
 	// Sync fsyncs the output before returning. Callers that fsync on
 	// install (pkg/restore does) can leave it off.
 	Sync bool
@@ -88,6 +91,9 @@ func (o Options) withDefaults() Options {
 	if o.MemoryBudget <= 0 {
 		o.MemoryBudget = 256 << 20
 	}
+	if o.Limits == nil {
+		o.Limits = NewLimits(o.Concurrency, o.MemoryBudget)
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -117,6 +123,13 @@ func Restore(ctx context.Context, client litestream.ReplicaClient, plan []*ltx.F
 	}()
 
 	files, err := loadFiles(ctx, client, plan, opt, &c)
+	defer func() {
+		for _, f := range files {
+			if f != nil && f.body != nil {
+				opt.Limits.free(f.info.Size)
+			}
+		}
+	}()
 	if err != nil {
 		return st, err
 	}
