@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -17,10 +18,12 @@ import (
 const extra = `Command flags (no variable):
   --verify            restore into a temp dir, check it, print a report; never touches DB_PATH or the bucket
   --json              with --verify: print the report as one JSON object
-  --output PATH       with --verify: keep the restored copy at PATH (must not exist)
+  --output PATH       with --verify: keep the restored copy at PATH (must not exist); with several
+                      databases in DB_PATH, PATH is a new directory that gets one file each
   --timestamp TIME    restore the last position at or before TIME (RFC 3339, e.g. 2026-11-22T10:00:00Z)
   --txid TXID         restore exactly up to TXID (16 hex digits as Litestream prints it, or decimal);
-                      a TXID counts the sidecar's syncs (LTX files), not SQLite transactions
+                      a TXID counts the sidecar's syncs (LTX files), not SQLite transactions;
+                      one database only (with several, --timestamp applies to each)
 `
 
 type flags struct {
@@ -72,20 +75,37 @@ func runVerify(ctx context.Context, c *cli.Command, f *flags, target restore.Tar
 	if err != nil {
 		return c.Fail(stderr, err)
 	}
-	rep, err := restore.Verify(ctx, cfg, cli.Logger(cfg, stderr), target, f.output)
-	if rep != nil {
-		var werr error
-		if f.json {
-			werr = rep.WriteJSON(stdout)
-		} else {
-			werr = rep.WriteText(stdout)
-		}
-		if werr != nil && err == nil {
-			err = fmt.Errorf("print report: %w", werr)
-		}
+	reps, err := restore.VerifyAll(ctx, cfg, cli.Logger(cfg, stderr), target, f.output)
+	if werr := printReports(stdout, reps, f.json, cfg.Several()); werr != nil && err == nil {
+		err = fmt.Errorf("print report: %w", werr)
 	}
 	if err != nil {
 		return c.Fail(stderr, err)
 	}
 	return 0
+}
+
+// printReports prints one report as before (text, or one JSON object);
+// several as text one after another, or as one JSON array.
+func printReports(w io.Writer, reps []*restore.Report, asJSON, several bool) error {
+	if asJSON && several {
+		return json.NewEncoder(w).Encode(reps)
+	}
+	for i, rep := range reps {
+		var err error
+		switch {
+		case asJSON:
+			err = rep.WriteJSON(w)
+		case i > 0:
+			if _, err = io.WriteString(w, "\n"); err == nil {
+				err = rep.WriteText(w)
+			}
+		default:
+			err = rep.WriteText(w)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/litestream-sidecar/litestream-sidecar/internal/cli"
@@ -24,8 +25,12 @@ const summary = `Restores the SQLite database at DB_PATH from the Litestream rep
 REPLICA_URL before the app starts (Kubernetes initContainer, Nomad prestart
 task). Exits 0 only when the database is ready (restored or already present)
 or the replica is proven empty under RESTORE_IF_REPLICA_MISSING=new.
+DB_PATH may list several databases (comma-separated): each is restored from
+REPLICA_URL/<file name>, all in parallel; exit 0 only when every one is ready,
+else one line per failing database and the most severe code.
 With --verify it restores into a temp dir and prints a report instead
-(DB_PATH is neither needed nor touched, and nothing is written to the bucket).`
+(DB_PATH is not touched, only read for the names of several databases, and
+nothing is written to the bucket).`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -49,11 +54,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, err := c.Load(config.Restore)
 	if err == nil {
-		_, err = restore.Run(ctx, cfg, cli.Logger(cfg, stderr), target)
+		_, err = restore.RunAll(ctx, cfg, cli.Logger(cfg, stderr), target)
 	}
 	if err != nil {
 		if f, ferr := os.OpenFile(terminationLog, os.O_WRONLY|os.O_TRUNC, 0); ferr == nil {
-			io.WriteString(f, sysexit.OneLine(err)+"\n")
+			io.WriteString(f, strings.Join(sysexit.Lines(err), "\n")+"\n")
 			f.Close()
 		}
 		return c.Fail(stderr, err)

@@ -17,7 +17,8 @@ import (
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/version"
 )
 
-// ExitCodes is the table --help prints (DESIGN.md "Exit codes").
+// ExitCodes is the table --help prints (README.md "Exit codes"; what to do
+// for each: docs/operations.md "Exit codes").
 const ExitCodes = `Exit codes:
   0   ready: restored, already present, or proven new (replicate: clean stop)
   64  usage: a bad flag or variable (the message names it)
@@ -105,8 +106,11 @@ func (c *Command) Usage(w io.Writer) {
 
 // Fail prints err as the one line an operator reads and returns its code.
 func (c *Command) Fail(stderr io.Writer, err error) int {
-	code := sysexit.Code(err)
-	line := sysexit.OneLine(err)
-	fmt.Fprintf(stderr, "%s: error (exit %d, %s): %s\n", c.Name, code, sysexit.Name(code), line)
-	return code
+	// One line per failing part (the databases of one pod), each with its
+	// own code; the process exits with the most severe.
+	for _, part := range sysexit.Split(err) {
+		code := sysexit.Code(part)
+		fmt.Fprintf(stderr, "%s: error (exit %d, %s): %s\n", c.Name, code, sysexit.Name(code), sysexit.OneLine(part))
+	}
+	return sysexit.Code(err)
 }

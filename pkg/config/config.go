@@ -1,5 +1,5 @@
 // Package config is the one configuration contract of both binaries
-// (DESIGN.md "Configuration contract"): every setting is an environment
+// (README.md "Configuration"): every setting is an environment
 // variable and a flag of the same name (DB_PATH <-> --db-path), a flag wins
 // over the environment, which wins over the default; secrets also accept
 // NAME_FILE; invalid values fail with exit 64 and an error naming the variable.
@@ -43,7 +43,7 @@ const (
 // lower-case, dashed form), envDefault, help, mode (which binaries use it:
 // r = restore, v = restore --verify, s = replicate sidecar; empty = all).
 type Config struct {
-	DBPath     string `env:"DB_PATH" mode:"rs" help:"the SQLite database file the app uses (required)"`
+	DBPath     string `env:"DB_PATH" mode:"rvs" help:"the SQLite database file the app uses, or a comma-separated list of absolute paths, each replicated to REPLICA_URL/<file name> (required; with --verify only a list is read, for the names)"`
 	ReplicaURL string `env:"REPLICA_URL" help:"where the replica lives: s3://bucket/prefix, or file:///dir for local use (required)"`
 
 	S3Endpoint   string `env:"S3_ENDPOINT" help:"S3 endpoint for MinIO and other non-AWS stores, e.g. http://minio.default.svc:9000; path-style addressing is used when set"`
@@ -51,9 +51,9 @@ type Config struct {
 	S3CAFile     string `env:"S3_CA_FILE" help:"PEM file with the CA that signed the S3 endpoint's certificate (added to the system roots)"`
 	S3SkipVerify bool   `env:"S3_SKIP_VERIFY" help:"do not verify the S3 endpoint's TLS certificate (testing only)"`
 	// AWSCABundle is read only so that a user's AWS_CA_BUNDLE keeps working:
-	// Litestream's S3 client fails Init when the AWS SDK sees it (DESIGN.md,
-	// known traps), so pkg/engine hides it from the SDK and applies the file
-	// the way S3_CA_FILE is applied.
+	// Litestream's S3 client fails Init when the AWS SDK sees it
+	// (docs/design.md "Litestream traps"), so pkg/engine hides it from the
+	// SDK and applies the file the way S3_CA_FILE is applied.
 	AWSCABundle string `env:"AWS_CA_BUNDLE" help:"used as S3_CA_FILE when that is not set"`
 
 	AccessKeyID     Secret `env:"AWS_ACCESS_KEY_ID" alias:"LITESTREAM_ACCESS_KEY_ID" help:"S3 access key; also AWS_ACCESS_KEY_ID_FILE, LITESTREAM_ACCESS_KEY_ID(_FILE)"`

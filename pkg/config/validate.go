@@ -110,12 +110,11 @@ func (c *Config) Validate(mode Mode) error {
 		errs = append(errs, &Error{Name: name, Reason: fmt.Sprintf(format, args...)})
 	}
 
-	if mode&(Restore|Replicate) != 0 {
-		if c.DBPath == "" {
-			bad("DB_PATH", "is required (the SQLite file the app uses, e.g. /data/app.db)")
-		} else if strings.HasSuffix(c.DBPath, "/") {
-			bad("DB_PATH", "%q names a directory; it must name the database file", short(c.DBPath))
-		}
+	if mode&(Restore|Replicate) != 0 || (mode&Verify != 0 && c.DBPath != "") {
+		c.validateDBPaths(bad)
+	}
+	if mode&Replicate != 0 && c.Several() {
+		bad("DB_PATH", "names %d databases; this version of replicate serves one per process: run one sidecar per database, each with its own DB_PATH, REPLICA_URL=<REPLICA_URL>/<file name> and METRICS_ADDR (restore serves the list)", len(c.DBPaths()))
 	}
 	loc, err := ParseReplicaURL(c.ReplicaURL)
 	if err != nil {

@@ -49,3 +49,9 @@ func (l *Limits) free(n int64) { l.kept.Add(-n) }
 // InUse is what the restores sharing l hold now: requests in flight and
 // bytes of whole files in memory.
 func (l *Limits) InUse() (requests int, bytes int64) { return len(l.slots), l.kept.Load() }
+
+// DefaultLimits are one restore's defaults (Options), for several to share.
+func DefaultLimits() *Limits {
+	o := Options{}.withDefaults()
+	return o.Limits
+}

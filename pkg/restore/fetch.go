@@ -27,8 +27,8 @@ var errNoFastPath = errors.New("no parallel restore path")
 // downloads decoded straight into place, the final checksum verified. It is
 // the fast path; Litestream's single-stream Replica.Restore is the fallback
 // (measured in make bench).
-func fastRestore(ctx context.Context, client litestream.ReplicaClient, plan []*ltx.FileInfo, out string, logger *slog.Logger) error {
-	st, err := ltxrestore.Restore(ctx, client, plan, out, ltxrestore.Options{})
+func fastRestore(ctx context.Context, client litestream.ReplicaClient, plan []*ltx.FileInfo, out string, lim *ltxrestore.Limits, logger *slog.Logger) error {
+	st, err := ltxrestore.Restore(ctx, client, plan, out, ltxrestore.Options{Limits: lim})
 	if err != nil {
 		return err
 	}
@@ -78,7 +78,7 @@ func fetch(ctx context.Context, src *source, target Target, out, mode string, lo
 	}
 	err := errNoFastPath
 	if src.contents.LTX {
-		err = fastRestore(ctx, counter, src.plan, out, logger)
+		err = fastRestore(ctx, counter, src.plan, out, src.limits, logger)
 	}
 	if err != nil && ctx.Err() == nil {
 		if !errors.Is(err, errNoFastPath) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/config"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxrestore"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/verify"
 )
@@ -37,6 +38,12 @@ type Report struct {
 // writes DB_PATH and never writes to the replica. A failed integrity check
 // still returns the report, with an error that exits 65.
 func Verify(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target, output string) (*Report, error) {
+	return verifyOne(ctx, cfg, logger, target, output, nil)
+}
+
+// verifyOne is Verify for one replica; lim, when set, is shared with the
+// other databases verified at the same time.
+func verifyOne(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target, output string, lim *ltxrestore.Limits) (*Report, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.RestoreTimeout)
 	defer cancel()
 	rep := &Report{ReplicaURL: cfg.Location().String(), Target: target.String(), IntegrityCheck: cfg.RestoreIntegrityCheck}
@@ -71,6 +78,7 @@ func Verify(ctx context.Context, cfg *config.Config, logger *slog.Logger, target
 		}
 		return nil, sysexit.Errorf(sysexit.DataErr, "%s", msg)
 	}
+	src.limits = lim
 	f, ferr := fetch(ctx, src, target, out, cfg.RestoreIntegrityCheck, logger)
 	if ferr != nil && output != "" {
 		removeAll(out) // a kept copy must be a checked one

@@ -1,6 +1,6 @@
 // Package restore is init mode: decide whether DB_PATH may be used as it
 // is, restored, or created new, and never let the app start on a lie
-// (DESIGN.md "Init mode: the decision").
+// (docs/design.md "How restore decides").
 package restore
 
 import (
@@ -36,6 +36,12 @@ type Result struct {
 // lease; everything after that, retries included, runs within
 // RESTORE_TIMEOUT.
 func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target) (Result, error) {
+	return run(ctx, cfg, logger, target, nil)
+}
+
+// run is Run for one database; lim, when set, is shared with the other
+// databases restoring at the same time.
+func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target, lim *ltxrestore.Limits) (Result, error) {
 	start := time.Now()
 	url := cfg.Location().String()
 	logger = logger.With("replica", url, "db", cfg.DBPath)
@@ -92,6 +98,7 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Ta
 	if src.contents.Empty() {
 		return proveNew(ctx, cfg, logger, src)
 	}
+	src.limits = lim
 
 	tmp, err := newTempPath(cfg.DBPath)
 	if err != nil {

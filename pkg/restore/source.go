@@ -15,6 +15,7 @@ import (
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/bucket"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/config"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/engine"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxrestore"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
 )
 
@@ -51,6 +52,8 @@ type source struct {
 	txid ltx.TXID
 	time time.Time // when the last file of the plan was written
 	size int64     // bytes of all LTX files in the plan
+	// limits, when set, is shared with other databases restoring at once.
+	limits *ltxrestore.Limits
 }
 
 // openSource runs preflight (reachable, authorised, bucket, contents) and,

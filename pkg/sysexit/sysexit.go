@@ -1,5 +1,6 @@
 // Package sysexit names the exit codes both binaries use (BSD sysexits, as
-// DESIGN.md's contract lists them) and carries a code on an error, so that
+// README.md "Exit codes" lists them; docs/operations.md "Exit codes" says
+// what an operator does for each) and carries a code on an error, so that
 // only cmd/*'s run function turns an error into a process exit status.
 package sysexit
 
@@ -81,4 +82,72 @@ func Name(code int) string {
 	default:
 		return "failure"
 	}
+}
+
+// severity orders the codes from most to least severe: those that need a
+// person before a retry can help come first (data before access, disk and
+// configuration), then a bug, then those a retry fixes.
+var severity = []int{DataErr, NoPerm, CantCreate, Usage, Failure, Unavailable, TempFail}
+
+// Worse reports whether code a is more severe than b (0 is least severe).
+func Worse(a, b int) bool { return rank(a) < rank(b) }
+
+func rank(code int) int {
+	for i, c := range severity {
+		if c == code {
+			return i
+		}
+	}
+	if code == OK {
+		return len(severity) + 1
+	}
+	return len(severity) // unknown codes: after the known ones, before OK
+}
+
+// Parts is the failure of several independent parts (the databases of one
+// pod): one error each, already naming its part. It carries the most severe
+// of their codes, and Lines gives one line per part.
+func Parts(errs ...error) error {
+	var p parts
+	code := OK
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		p = append(p, err)
+		if c := Code(err); Worse(c, code) {
+			code = c
+		}
+	}
+	if len(p) == 0 {
+		return nil
+	}
+	return &Error{Code: code, Err: p}
+}
+
+type parts []error
+
+func (p parts) Error() string {
+	return strings.Join(Lines(p), "\n")
+}
+
+func (p parts) Unwrap() []error { return p }
+
+// Split is the parts of a Parts error, or err alone.
+func Split(err error) []error {
+	var p parts
+	if !errors.As(err, &p) {
+		return []error{err}
+	}
+	return p
+}
+
+// Lines is err as the lines an operator reads: one per part of a Parts
+// error, else OneLine.
+func Lines(err error) []string {
+	var lines []string
+	for _, e := range Split(err) {
+		lines = append(lines, OneLine(e))
+	}
+	return lines
 }

@@ -1,0 +1,72 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/config"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
+)
+
+// TestDatabases pins issue 16's contract: one path keeps REPLICA_URL as it
+// is; several each replicate to <REPLICA_URL>/<file name>.
+func TestDatabases(t *testing.T) {
+	for _, tc := range []struct {
+		dbPath, url string
+		want        [][2]string // DBPath, ReplicaURL of each
+	}{
+		{"/data/app.db", "s3://backups/app/", [][2]string{{"/data/app.db", "s3://backups/app/"}}},
+		{"/config/sonarr.db,/config/logs.db", "s3://backups/sonarr",
+			[][2]string{{"/config/sonarr.db", "s3://backups/sonarr/sonarr.db"}, {"/config/logs.db", "s3://backups/sonarr/logs.db"}}},
+		{"/tmp/TestX_a,_b123/001/app.db", "s3://backups/app", [][2]string{{"/tmp/TestX_a,_b123/001/app.db", "s3://backups/app"}}},
+		{"data/a.db,data/b.db", "s3://backups/app", [][2]string{{"data/a.db,data/b.db", "s3://backups/app"}}},
+		{" /a/x.db , /b/y.db ", "file:///var/backups/app",
+			[][2]string{{"/a/x.db", "file:///var/backups/app/x.db"}, {"/b/y.db", "file:///var/backups/app/y.db"}}},
+	} {
+		cfg, err := load(t, config.Restore, []string{"DB_PATH=" + tc.dbPath, "REPLICA_URL=" + tc.url})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.dbPath, err)
+		}
+		var got [][2]string
+		for _, one := range cfg.Each() {
+			got = append(got, [2]string{one.DBPath, one.ReplicaURL})
+			if one.Several() {
+				t.Fatalf("%s: a per-database Config still names several: %q", tc.dbPath, one.DBPath)
+			}
+		}
+		if len(got) != len(tc.want) {
+			t.Fatalf("%s: Each() = %v, want %v", tc.dbPath, got, tc.want)
+		}
+		for i := range got {
+			if got[i] != tc.want[i] {
+				t.Fatalf("%s: Each()[%d] = %v, want %v", tc.dbPath, i, got[i], tc.want[i])
+			}
+		}
+	}
+}
+
+// TestDatabasesInvalid: an empty item, a directory, or two files of the
+// same name exit 64 naming DB_PATH and the items.
+func TestDatabasesInvalid(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "d.db"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ dbPath, want string }{
+		{"/a/x.db,,/b/y.db", "empty item (item 2)"},
+		{"/a/x.db,", "empty item (item 2)"},
+		{"/a/x.db,/b/x.db", `"/a/x.db" and "/b/x.db" have the same file name`},
+		{"/a/x.db," + filepath.Join(dir, "d.db"), "names a directory"},
+		{filepath.Join(dir, "d.db"), "names a directory"},
+		{"/data/", "names a directory"},
+	} {
+		for _, mode := range []config.Mode{config.Restore, config.Replicate} {
+			_, err := load(t, mode, []string{"DB_PATH=" + tc.dbPath, "REPLICA_URL=s3://backups/app"})
+			if err == nil || sysexit.Code(err) != sysexit.Usage || !strings.Contains(err.Error(), "DB_PATH") || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("DB_PATH=%q (mode %d): %v (exit %d); want exit 64 naming DB_PATH and %q", tc.dbPath, mode, err, sysexit.Code(err), tc.want)
+			}
+		}
+	}
+}
