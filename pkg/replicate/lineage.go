@@ -82,6 +82,6 @@ func behind(e ltxstate.Evidence) error {
 		"%w (%w): %s was restored at position %s and the replica is at %s now: a writer synced after this copy was restored "+
 			"(a predecessor's final sync that restore could not wait for, or a second writer). Replicating it would fork the history, so the sidecar does not, "+
 			"and the app must not run on it: delete the pod (restart the allocation) so that restore brings back the replica's final state; "+
-			"if the app already wrote to this copy, follow docs/runbook.md to keep both sides' writes",
+			"if the app already wrote to this copy, follow docs/operations.md to keep both sides' writes",
 		ErrBehind, ErrLineage, e.URL, ltx.TXID(e.Marker.TXID), e.Remote))
 }

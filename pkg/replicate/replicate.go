@@ -1,7 +1,7 @@
 // Package replicate is sidecar mode: wait for the app's database, replicate
 // it continuously through the Litestream library, report through
 // pkg/telemetry, and on SIGTERM sync what the app committed before exiting
-// (DESIGN.md "Sidecar mode: the guarantees").
+// (docs/design.md "The sidecar").
 //
 // The start is a sequence, each step visible in /readyz and logged once
 // (files: startup.go, guards.go, lineage.go; then loop.go, shutdown.go):

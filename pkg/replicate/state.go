@@ -213,7 +213,8 @@ func (s *state) readinessChange(now time.Time) (ready bool, reason string, chang
 	return ready, reason, changed
 }
 
-// uploadAllowance is the upload time DESIGN.md adds to 3 x SYNC_INTERVAL.
+// uploadAllowance is the upload time /readyz adds to 3 x SYNC_INTERVAL
+// (docs/design.md "Endpoints").
 const uploadAllowance = 5 * time.Second
 
 func (s *state) status() telemetry.Status {

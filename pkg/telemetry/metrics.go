@@ -10,9 +10,9 @@ import (
 
 const namespace = "litestream_sidecar"
 
-// Metrics are the sidecar's own series (DESIGN.md "Sidecar mode"), on a
-// registry of our own. Litestream registers its series on the default
-// registry at import; the HTTP server gathers both.
+// Metrics are the sidecar's own series (docs/operations.md "Metrics and
+// alerts"), on a registry of our own. Litestream registers its series on
+// the default registry at import; the HTTP server gathers both.
 type Metrics struct {
 	Registry *prometheus.Registry
 
