@@ -73,7 +73,11 @@ var errStopped = errors.New("stopped")
 func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, signals <-chan os.Signal) error {
 	m := telemetry.NewMetrics()
 	st := &state{cfgSync: cfg.SyncInterval, dbPath: cfg.DBPath, url: cfg.Location().String(), metrics: m}
-	m.Observe(st.isReady, st.leaseHeld, st.behind)
+	var held func() bool
+	if leased(cfg) {
+		held = st.leaseHeld
+	}
+	m.Observe(st.isReady, held, st.behind)
 	st.set(StateStarting, "")
 
 	srv, err := telemetry.Listen(cfg.MetricsAddr, m, st.status, logger)

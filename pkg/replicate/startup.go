@@ -10,6 +10,7 @@ import (
 	"github.com/benbjohnson/litestream"
 
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/bucket"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/config"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/lease"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxstate"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
@@ -30,7 +31,7 @@ func (r *runner) takeLease(ctx context.Context) error {
 	switch {
 	case r.lease != nil:
 		return r.awaitValidLease(ctx)
-	case cfg.Lease && cfg.Location().Scheme == "s3":
+	case leased(cfg):
 		if err := r.acquireLease(ctx); err != nil {
 			return err
 		}
@@ -40,6 +41,10 @@ func (r *runner) takeLease(ctx context.Context) error {
 	}
 	return nil
 }
+
+// leased reports whether the sidecar holds the single-writer lease: LEASE
+// and an s3:// replica (a file:// one has no conditional writes).
+func leased(cfg *config.Config) bool { return cfg.Lease && cfg.Location().Scheme == "s3" }
 
 // acquireLease waits until the lease is ours. Another holder means wait;
 // a SIGTERM while waiting exits 75: the app's commits were not replicated.

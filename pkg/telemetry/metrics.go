@@ -72,12 +72,11 @@ func NewMetrics() *Metrics {
 // Observe registers the series that are read from the sidecar's state when
 // Prometheus scrapes, so that no code path has to remember to set them and
 // a scrape never shows a value older than /status would.
+// leaseHeld is nil when the sidecar holds no lease (LEASE=false, a file://
+// replica): lease_held is then not served, so that its alert cannot fire
+// for a lease nobody should hold.
 func (m *Metrics) Observe(ready, leaseHeld, behind func() bool) {
 	m.Registry.MustRegister(
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: prometheus.BuildFQName(namespace, "", "lease_held"),
-			Help: "1 while this process holds the single-writer lease on the replica prefix.",
-		}, func() float64 { return one(leaseHeld()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: prometheus.BuildFQName(namespace, "", "ready"),
 			Help: "1 while /readyz answers 200.",
@@ -87,6 +86,12 @@ func (m *Metrics) Observe(ready, leaseHeld, behind func() bool) {
 			Help: "1 while the local database is behind the replica (restored before a writer's last sync, or missing while the replica holds a backup): the sidecar replicates nothing and the app's startup gate stays shut.",
 		}, func() float64 { return one(behind()) }),
 	)
+	if leaseHeld != nil {
+		m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: prometheus.BuildFQName(namespace, "", "lease_held"),
+			Help: "1 while this process holds the single-writer lease on the replica prefix.",
+		}, func() float64 { return one(leaseHeld()) }))
+	}
 }
 
 func one(b bool) float64 {
