@@ -68,7 +68,7 @@ type Config struct {
 	RestoreIntegrityCheck   string        `env:"RESTORE_INTEGRITY_CHECK" envDefault:"quick" mode:"rv" help:"integrity check after restore: quick, full or none"`
 	RestoreOwner            string        `env:"RESTORE_OWNER" mode:"r" help:"uid:gid to chown the restored files to (the app's user)"`
 
-	MetricsAddr      string        `env:"METRICS_ADDR" envDefault:":9090" mode:"s" help:"address of the HTTP server for /metrics, /healthz, /readyz, /status"`
+	MetricsAddr      string        `env:"METRICS_ADDR" envDefault:":9090" mode:"s" help:"address of the HTTP server for /metrics, /healthz, /readyz, /startupz, /status"`
 	SyncInterval     time.Duration `env:"SYNC_INTERVAL" envDefault:"1s" mode:"s" help:"how often the WAL is shipped to the replica"`
 	SnapshotInterval time.Duration `env:"SNAPSHOT_INTERVAL" envDefault:"24h" mode:"s" help:"how often a full snapshot is written"`
 	Retention        time.Duration `env:"RETENTION" envDefault:"72h" mode:"s" help:"how long snapshots are kept"`
