@@ -2,20 +2,14 @@ package deploy_test
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -82,13 +76,13 @@ func runContract(t *testing.T, bins string, node nodeFunc) {
 	// 2. replicate starts (native sidecar / prestart sidecar) and passes its
 	// startup probe before the app exists; then the app creates the DB.
 	s := start(t, a.replicate)
-	s.waitFor(t, a.startupPath, 30*time.Second)
+	s.WaitPath(t, a.startupPath, 30*time.Second)
 	if err := os.MkdirAll(filepath.Dir(a.appDB), 0o755); err != nil { // Overseerr creates its db/ dir
 		t.Fatal(err)
 	}
 	db := openApp(t, a.appDB)
 	write(t, db, 1, 100)
-	s.waitFor(t, a.readyPath, 60*time.Second)
+	s.WaitPath(t, a.readyPath, 60*time.Second)
 	checkAlertMetrics(t, s)
 	write(t, db, 101, 200)
 
@@ -97,10 +91,10 @@ func runContract(t *testing.T, bins string, node nodeFunc) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if code := s.stop(t, a.grace); code != 0 {
-		t.Fatalf("replicate exited %d after SIGTERM: %s", code, s.out.String())
+	if code := s.Stop(t, a.grace); code != 0 {
+		t.Fatalf("replicate exited %d after SIGTERM: %s", code, s.Output())
 	}
-	outputs = append(outputs, s.out.String())
+	outputs = append(outputs, s.Output())
 
 	// 4. a fresh node: restore brings back every row.
 	b := node(t, t.TempDir(), bins, m)
@@ -110,7 +104,7 @@ func runContract(t *testing.T, bins string, node nodeFunc) {
 		t.Fatalf("restore on a fresh node exited %d: %s", res.Code, res.Stderr)
 	}
 	got := rows(t, b.appDB)
-	if len(got) != 200 || got[0] != rowText(1) || got[199] != rowText(200) {
+	if len(got) != 200 || got[0] != testenv.RowText(1) || got[199] != testenv.RowText(200) {
 		t.Fatalf("fresh node has %d rows (want 200, 1..200)", len(got))
 	}
 }
@@ -137,69 +131,10 @@ func envList(env map[string]string) []string {
 	return out
 }
 
-// process is a running replicate.
-type process struct {
-	cmd  *exec.Cmd
-	addr string
-	out  *testenv.LockedBuffer
-	done chan struct{}
-	code int
-}
-
-func start(t *testing.T, r role) *process {
+// start starts replicate as the role says (its env sets METRICS_ADDR).
+func start(t *testing.T, r role) *testenv.Sidecar {
 	t.Helper()
-	p := &process{addr: r.env["METRICS_ADDR"], out: &testenv.LockedBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(r.argv[0], r.argv[1:]...)
-	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, envList(r.env)...)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.cmd.Wait()
-		p.code = p.cmd.ProcessState.ExitCode()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.done
-	})
-	return p
-}
-
-// waitFor polls a probe path until it answers 200 (a generous timeout only
-// catches hangs).
-func (p *process) waitFor(t *testing.T, path string, timeout time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.done:
-			t.Fatalf("replicate exited early with %d: %s", p.code, p.out.String())
-		default:
-		}
-		if resp, err := http.Get("http://" + p.addr + path); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("%s did not answer 200 within %s: %s", path, timeout, p.out.String())
-}
-
-func (p *process) stop(t *testing.T, grace time.Duration) int {
-	t.Helper()
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-		return p.code
-	case <-time.After(grace):
-		t.Fatalf("replicate still running %s after SIGTERM (the orchestrator would SIGKILL it): %s", grace, p.out.String())
-		return -1
-	}
+	return testenv.StartSidecar(t, r.argv[0], envList(r.env), r.argv[1:]...)
 }
 
 var metricName = regexp.MustCompile(`\blitestream_[a-z0-9_]+\b`)
@@ -212,16 +147,14 @@ var eventOnly = []string{
 // checkAlertMetrics: every metric the PrometheusRule and the Grafana
 // dashboard query is served by a running sidecar (a renamed metric would
 // silently turn an alert off).
-func checkAlertMetrics(t *testing.T, p *process) {
+func checkAlertMetrics(t *testing.T, s *testenv.Sidecar) {
 	t.Helper()
-	resp, err := http.Get("http://" + p.addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	code, body := s.Get("/metrics")
+	if code != 200 {
+		t.Fatalf("/metrics: %d %s", code, body)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
 	served := map[string]bool{}
-	for _, line := range strings.Split(string(body), "\n") {
+	for _, line := range strings.Split(body, "\n") {
 		if name, ok := strings.CutPrefix(line, "# TYPE "); ok {
 			served[strings.Fields(name)[0]] = true
 		}
@@ -262,29 +195,10 @@ func checkAlertMetrics(t *testing.T, p *process) {
 	}
 }
 
-func openApp(t *testing.T, path string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_busy_timeout=5000&_synchronous=FULL")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, body TEXT NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
-
-func rowText(i int) string { return fmt.Sprintf("%d:row %d %s", i, i, strings.Repeat("x", i%40)) }
-
-func write(t *testing.T, db *sql.DB, from, to int) {
-	t.Helper()
-	for i := from; i <= to; i++ {
-		if _, err := db.Exec(`INSERT INTO items (id, body) VALUES (?, ?)`, i, strings.TrimPrefix(rowText(i), fmt.Sprint(i)+":")); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// rows is testenv.Rows, the name every test here uses.
-var rows = testenv.Rows
+// The app is testenv's (one row format): openApp opens its database, write
+// commits rows with their testenv.Body, rows reads them back.
+var (
+	openApp = testenv.OpenApp
+	write   = testenv.InsertRows
+	rows    = testenv.Rows
+)

@@ -210,7 +210,7 @@ func verifyUnderQEMU(t *testing.T, amd64, arm64 string) {
 		t.Fatal(err)
 	}
 	s := start(t, a.replicate)
-	s.waitFor(t, a.startupPath, 30*time.Second)
+	s.WaitPath(t, a.startupPath, 30*time.Second)
 	if err := os.MkdirAll(filepath.Dir(a.appDB), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +221,7 @@ func verifyUnderQEMU(t *testing.T, amd64, arm64 string) {
 		t.Fatal(err)
 	}
 	for i := 1; i <= n; i++ {
-		if _, err := tx.Exec(`INSERT INTO items (id, body) VALUES (?, ?)`, i, strings.Repeat("y", 200)); err != nil {
+		if err := testenv.Insert(tx, i, strings.Repeat("y", 200)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -229,9 +229,9 @@ func verifyUnderQEMU(t *testing.T, amd64, arm64 string) {
 		t.Fatal(err)
 	}
 	db.Close()
-	s.waitFor(t, a.readyPath, 60*time.Second)
-	if code := s.stop(t, a.grace); code != 0 {
-		t.Fatalf("replicate exited %d: %s", code, s.out.String())
+	s.WaitPath(t, a.readyPath, 60*time.Second)
+	if code := s.Stop(t, a.grace); code != 0 {
+		t.Fatalf("replicate exited %d: %s", code, s.Output())
 	}
 
 	start := time.Now()

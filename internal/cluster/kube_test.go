@@ -3,22 +3,21 @@
 package cluster
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
 )
 
 // pod is the part of a Pod's JSON the scenarios read.
@@ -197,38 +196,17 @@ func appRows(p *pod) (int, error) {
 
 // logStream follows one container's log (kubectl logs -f --timestamps)
 // from before a disruption until the container exits.
-type logStream struct {
-	mu    sync.Mutex
-	lines []string
-	done  chan struct{}
-}
+type logStream struct{ p *testenv.Process }
 
 func followLogs(t *testing.T, podName, container string) *logStream {
 	t.Helper()
-	cmd := exec.Command(cfg.kubectl, "--kubeconfig", cfg.kubeconfig, "-n", namespace, "logs", "-f", "--timestamps", podName, "-c", container)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlives the test
-	out, err := cmd.StdoutPipe()
+	p, err := testenv.StartProcess(cfg.kubectl, os.Environ(),
+		"--kubeconfig", cfg.kubeconfig, "-n", namespace, "logs", "-f", "--timestamps", podName, "-c", container)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &logStream{done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		sc := bufio.NewScanner(out)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			s.mu.Lock()
-			s.lines = append(s.lines, sc.Text())
-			s.mu.Unlock()
-		}
-		io.Copy(io.Discard, out)
-		cmd.Wait()
-	}()
-	t.Cleanup(func() { cmd.Process.Kill(); <-s.done })
-	return s
+	t.Cleanup(p.Kill)
+	return &logStream{p: p}
 }
 
 // wait returns the first line matching re (with its kubelet timestamp),
@@ -237,26 +215,31 @@ func (s *logStream) wait(t *testing.T, re *regexp.Regexp, timeout time.Duration)
 	t.Helper()
 	end := time.After(timeout)
 	for {
+		ended, _ := s.p.Exited() // before find: once ended, find reads every line
 		if at, m := s.find(re); m != nil {
 			return at, m
+		}
+		if ended {
+			t.Fatalf("log ended without a line matching %q:\n%s", re, s.text())
 		}
 		select {
 		case <-end:
 			t.Fatalf("no log line matching %q within %s:\n%s", re, timeout, s.text())
-		case <-s.done:
-			if at, m := s.find(re); m != nil {
-				return at, m
-			}
-			t.Fatalf("log ended without a line matching %q:\n%s", re, s.text())
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }
 
+// find looks for re in the complete lines so far: all of them once the
+// stream has ended, else up to the last newline, so that a line still
+// being written is not matched in part.
 func (s *logStream) find(re *regexp.Regexp) (time.Time, []string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, l := range s.lines {
+	ended, _ := s.p.Exited() // before Output: an ended process's output is complete
+	out := s.p.Output()
+	if !ended {
+		out = out[:strings.LastIndexByte(out, '\n')+1]
+	}
+	for _, l := range strings.Split(out, "\n") {
 		ts, text, _ := strings.Cut(l, " ")
 		if m := re.FindStringSubmatch(text); m != nil {
 			at, _ := time.Parse(time.RFC3339Nano, ts)
@@ -266,11 +249,7 @@ func (s *logStream) find(re *regexp.Regexp) (time.Time, []string) {
 	return time.Time{}, nil
 }
 
-func (s *logStream) text() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Join(s.lines, "\n")
-}
+func (s *logStream) text() string { return strings.TrimRight(s.p.Output(), "\n") }
 
 // summaryLine is the stand-in's `start|final rows=N sum=S`.
 var (

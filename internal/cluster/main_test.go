@@ -12,20 +12,15 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
-	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
 // Names the test overlay produces (deploy/k8s/test-cluster).
@@ -72,75 +67,23 @@ func requireCluster(t *testing.T) {
 	}
 }
 
-// minioServer is the project's MinIO on the node address inside the
-// cluster's namespace (testenv's binds 127.0.0.1, which pods cannot reach).
-// The test stops and starts it for the "MinIO down at pod start" scenario.
-type minioServer struct {
-	addr, dir string
-	cmd       *exec.Cmd
-	logs      bytes.Buffer
-}
-
-func startMinIO(t *testing.T) *minioServer {
+// startMinIO starts the project's MinIO on the node address inside the
+// cluster's namespace (pods cannot reach 127.0.0.1, where testenv's
+// default one listens). The test stops and starts it for the "MinIO down
+// at pod start" scenario.
+func startMinIO(t *testing.T) *testenv.MinIO {
 	t.Helper()
-	m := &minioServer{addr: cfg.minioAddr, dir: t.TempDir()}
-	if err := m.start(); err != nil {
+	m, err := testenv.StartMinIOAt(t.TempDir(), cfg.minioAddr)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(m.stop)
+	t.Cleanup(m.Stop)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := m.client().MakeBucket(ctx, bucket, minio.MakeBucketOptions{Region: "us-east-1"}); err != nil {
+	if err := m.MakeBucket(ctx, bucket); err != nil {
 		t.Fatal(err)
 	}
 	return m
-}
-
-func (m *minioServer) start() error {
-	m.logs.Reset()
-	cmd := exec.Command(cfg.minioBin, "server", "--quiet", "--address", m.addr, filepath.Join(m.dir, "data"))
-	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+testenv.AccessKey, "MINIO_ROOT_PASSWORD="+testenv.SecretKey,
-		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CI_CD=1")
-	cmd.Stdout, cmd.Stderr = &m.logs, &m.logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlives the test
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start minio: %w", err)
-	}
-	m.cmd = cmd
-	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-		if resp, err := http.Get("http://" + m.addr + "/minio/health/live"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-	}
-	m.stop()
-	return fmt.Errorf("minio did not answer on %s: %s", m.addr, m.logs.String())
-}
-
-func (m *minioServer) stop() {
-	if m.cmd == nil {
-		return
-	}
-	m.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { m.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		m.cmd.Process.Kill()
-		<-done
-	}
-	m.cmd = nil
-}
-
-func (m *minioServer) client() *minio.Client {
-	c, err := minio.New(m.addr, &minio.Options{Creds: credentials.NewStaticV4(testenv.AccessKey, testenv.SecretKey, ""), Region: "us-east-1"})
-	if err != nil {
-		panic(err) // static, valid arguments
-	}
-	return c
 }
 
 // replicaRows restores the replica with our restore binary (--verify

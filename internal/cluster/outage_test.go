@@ -3,21 +3,24 @@
 package cluster
 
 import (
-	"io"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/telemetry"
 )
 
 // minioDownAtStart: the pod starts while MinIO is down; restore exits 69
 // with its one-line reason as the termination message, the kubelet retries
 // it, and once MinIO is back the pod starts with the replica's data.
-func minioDownAtStart(t *testing.T, m *minioServer) {
+func minioDownAtStart(t *testing.T, m *testenv.MinIO) {
 	p := ensureReady(t)
 	final := stopApp(t, p)
-	m.stop()
+	m.Stop()
 	mustKubectl(t, "-n", namespace, "scale", "deployment", deployment, "--replicas=1")
 	down := time.Now()
 	q := waitPod(t, 3*time.Minute, "restore exited 69 and retried", func(q *pod) bool {
@@ -30,7 +33,7 @@ func minioDownAtStart(t *testing.T, m *minioServer) {
 		t.Errorf("termination message is not one line: %q", term.Message)
 	}
 	t.Logf("restore exited 69 after %.1fs: %s", term.FinishedAt.Sub(down).Seconds(), msg)
-	if err := m.start(); err != nil {
+	if err := m.Start(); err != nil {
 		t.Fatal(err)
 	}
 	up := time.Now()
@@ -85,8 +88,8 @@ func lineageGuard(t *testing.T) {
 	if err != nil {
 		t.Fatalf("sidecar /status: %v", err)
 	}
-	if !strings.Contains(st, `"state": "behind_replica"`) || !strings.Contains(st, `"started": false`) {
-		t.Errorf("sidecar /status does not hold the gate shut as behind_replica: %s", st)
+	if st.State != "behind_replica" || st.Started {
+		t.Errorf("sidecar /status does not hold the gate shut as behind_replica: %+v", st)
 	}
 	rows, err := replicaRows(t)
 	if err != nil {
@@ -115,14 +118,12 @@ func lastMatchingLine(text string, re *regexp.Regexp) string {
 }
 
 // sidecarStatus is the sidecar's /status, read on the pod's IP.
-func sidecarStatus(p *pod) (string, error) {
-	resp, err := http.Get("http://" + p.Status.PodIP + ":9090/status")
-	if err != nil {
-		return "", err
+func sidecarStatus(p *pod) (telemetry.Status, error) {
+	st, code, err := testenv.ReadStatus(p.Status.PodIP + ":9090")
+	if err == nil && code != http.StatusOK {
+		err = fmt.Errorf("/status answered %d", code)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	return strings.TrimSpace(string(b)), err
+	return st, err
 }
 
 // stopApp scales the Deployment to 0 and returns the app's final state

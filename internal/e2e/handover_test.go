@@ -7,11 +7,11 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/telemetry"
 )
 
 // TestHandover replays what a real kubelet did to a deleted pod (issue 20):
@@ -33,10 +33,10 @@ func TestHandover(t *testing.T) {
 		t.Fatalf("first boot restore exit %d: %s", r.Code, r.Stderr)
 	}
 	oldSidecar := startSidecar(t, append(env, "DB_PATH="+oldPath))
-	oldSidecar.waitFor(t, 30*time.Second, "started for a first boot", func(s sidecarStatus) bool { return s.Started })
+	oldSidecar.waitFor(t, 30*time.Second, "started for a first boot", func(s telemetry.Status) bool { return s.Started })
 	oldApp := openApp(t, oldPath)
 	w := startWriter(oldApp)
-	oldSidecar.waitReady(t, 30*time.Second)
+	oldSidecar.WaitReady(t, 30*time.Second)
 	for w.count() < 50 {
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -62,8 +62,8 @@ func TestHandover(t *testing.T) {
 		t.Fatalf("the replacement's restore finished (exit %d) before the predecessor's final sync: %s", r.Code, r.Stderr)
 	default:
 	}
-	if code := oldSidecar.stop(t, 40*time.Second); code != 0 {
-		t.Fatalf("predecessor's sidecar exit %d: %s", code, oldSidecar.stderr.String())
+	if code := oldSidecar.Stop(t, 40*time.Second); code != 0 {
+		t.Fatalf("predecessor's sidecar exit %d: %s", code, oldSidecar.Output())
 	}
 	at("predecessor's sidecar exited 0: final sync done, lease released")
 
@@ -82,17 +82,17 @@ func TestHandover(t *testing.T) {
 
 	// The replacement's sidecar proves the lineage and lets the app start.
 	newSidecar := startSidecar(t, append(env, "DB_PATH="+newPath))
-	st := newSidecar.waitFor(t, 30*time.Second, "started", func(s sidecarStatus) bool { return s.Started })
-	if code, body := newSidecar.get(t, "/startupz"); code != 200 {
+	st := newSidecar.waitFor(t, 30*time.Second, "started", func(s telemetry.Status) bool { return s.Started })
+	if code, body := newSidecar.Get("/startupz"); code != 200 {
 		t.Fatalf("/startupz = %d %s once started (%+v)", code, body, st)
 	}
 	at("replacement's sidecar: lease held, lineage checked, /startupz 200: the app starts")
 	newApp := openApp(t, newPath)
 	insertRows(t, newApp, final+1, final+30)
 	newApp.Close()
-	newSidecar.waitReady(t, 30*time.Second)
-	if code := newSidecar.stop(t, 40*time.Second); code != 0 {
-		t.Fatalf("replacement's sidecar exit %d: %s", code, newSidecar.stderr.String())
+	newSidecar.WaitReady(t, 30*time.Second)
+	if code := newSidecar.Stop(t, 40*time.Second); code != 0 {
+		t.Fatalf("replacement's sidecar exit %d: %s", code, newSidecar.Output())
 	}
 	if got, want := rows(t, restoreTo(t, m, url)), rows(t, newPath); !slices.Equal(got, want) || len(got) != final+30 {
 		t.Fatalf("after the handover a restore returns %d rows, want %d", len(got), final+30)
@@ -115,8 +115,8 @@ func TestRestoreLeaseWait(t *testing.T) {
 	insertRows(t, app, 1, 20)
 	app.Close()
 	s := startSidecar(t, append(env, "DB_PATH="+path))
-	s.waitReady(t, 30*time.Second)
-	holder, _ := s.status(t)
+	s.WaitReady(t, 30*time.Second)
+	holder, _ := s.Status(t)
 
 	out := filepath.Join(t.TempDir(), "app.db")
 	r := testenv.Exec(t, time.Minute, restoreBin, append(env, "DB_PATH="+out, "RESTORE_LEASE_WAIT=2s"))
@@ -127,8 +127,7 @@ func TestRestoreLeaseWait(t *testing.T) {
 
 	// SIGKILL: the lease stays for its TTL, but the pod's own restart
 	// (same volume, its sidecar dead) must not wait it out.
-	s.cmd.Process.Signal(syscall.SIGKILL)
-	<-s.done
+	s.Kill()
 	r = testenv.Exec(t, time.Minute, restoreBin, append(env, "DB_PATH="+path, "RESTORE_LEASE_WAIT=20m"))
 	if r.Code != 0 || !strings.Contains(r.Stderr, "left by this volume's own sidecar") {
 		t.Fatalf("restore beside a dead sidecar: exit %d, want 0 without waiting for its lease: %s", r.Code, r.Stderr)
@@ -152,7 +151,7 @@ func TestStartupGate(t *testing.T) {
 
 	path := filepath.Join(t.TempDir(), "app.db")
 	s := startSidecar(t, append(env, "DB_PATH="+path))
-	st := s.waitFor(t, 30*time.Second, "started on an empty replica", func(s sidecarStatus) bool { return s.Started })
+	st := s.waitFor(t, 30*time.Second, "started on an empty replica", func(s telemetry.Status) bool { return s.Started })
 	if st.State != "waiting_for_database" || st.Ready || st.LeaseHolder == "" {
 		t.Fatalf("first boot: want started, waiting for the database, unready, holding the lease: %+v", st)
 	}
@@ -162,7 +161,7 @@ func TestStartupGate(t *testing.T) {
 	// A scrape alone must see readiness and the lease: nothing else (no
 	// /status, no /readyz) is asked meanwhile.
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		_, body := s.get(t, "/metrics")
+		_, body := s.Get("/metrics")
 		if strings.Contains(body, "litestream_sidecar_ready 1") && strings.Contains(body, "litestream_sidecar_lease_held 1") {
 			break
 		}
@@ -170,26 +169,26 @@ func TestStartupGate(t *testing.T) {
 			t.Fatalf("/metrics never showed ready 1 and lease_held 1 on its own:\n%s", body)
 		}
 	}
-	s.waitReady(t, 30*time.Second)
-	if code := s.stop(t, 40*time.Second); code != 0 {
-		t.Fatalf("sidecar exit %d: %s", code, s.stderr.String())
+	s.WaitReady(t, 30*time.Second)
+	if code := s.Stop(t, 40*time.Second); code != 0 {
+		t.Fatalf("sidecar exit %d: %s", code, s.Output())
 	}
 
 	// The replica holds a backup; a pod whose restore did not run.
 	missing := filepath.Join(t.TempDir(), "app.db")
 	g := startSidecar(t, append(env, "DB_PATH="+missing))
-	st = g.waitFor(t, 30*time.Second, "held", func(s sidecarStatus) bool { return s.State == "behind_replica" })
+	st = g.waitFor(t, 30*time.Second, "held", func(s telemetry.Status) bool { return s.State == "behind_replica" })
 	if st.Started || !strings.Contains(st.Reason, "restore did not run") {
 		t.Fatalf("DB_PATH missing on a replica with data: want the gate shut and a reason: %+v", st)
 	}
-	if code, _ := g.get(t, "/startupz"); code != 503 {
+	if code, _ := g.Get("/startupz"); code != 503 {
 		t.Fatalf("/startupz = %d, want 503", code)
 	}
-	if _, body := g.get(t, "/metrics"); !strings.Contains(body, "litestream_sidecar_behind_replica 1") {
+	if _, body := g.Get("/metrics"); !strings.Contains(body, "litestream_sidecar_behind_replica 1") {
 		t.Error("litestream_sidecar_behind_replica is not 1")
 	}
-	if code := g.stop(t, 40*time.Second); code != 0 {
-		t.Fatalf("sidecar stopped while waiting: exit %d: %s", code, g.stderr.String())
+	if code := g.Stop(t, 40*time.Second); code != 0 {
+		t.Fatalf("sidecar stopped while waiting: exit %d: %s", code, g.Output())
 	}
 }
 
@@ -210,7 +209,7 @@ func startWriter(db *sql.DB) *writer {
 				return
 			default:
 			}
-			if _, err := db.Exec(`INSERT INTO items (id, body) VALUES (?, ?)`, i, fmt.Sprintf("row %d", i)); err != nil {
+			if err := testenv.Insert(db, i, testenv.Body(i)); err != nil {
 				w.done <- err
 				return
 			}

@@ -2,114 +2,62 @@ package e2e_test
 
 import (
 	"context"
-	"database/sql"
-	"fmt"
-	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3"
-
 	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/telemetry"
 )
 
-// openApp opens a database the way an app does: WAL mode, one writer.
-func openApp(t *testing.T, path string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_busy_timeout=5000&_synchronous=FULL")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, body TEXT NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
+// The test app is testenv's (one row format), under the names every test
+// here uses: openApp opens a database the way an app does (WAL, one
+// writer), insertRows commits rows with their testenv.Body, rows reads them.
+var (
+	openApp    = testenv.OpenApp
+	insertRows = testenv.InsertRows
+	rows       = testenv.Rows
+)
 
-func insertRows(t *testing.T, db *sql.DB, from, to int) {
-	t.Helper()
-	for i := from; i <= to; i++ {
-		if _, err := db.Exec(`INSERT INTO items (id, body) VALUES (?, ?)`, i, fmt.Sprintf("row %d %s", i, strings.Repeat("x", i%50))); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
+// sidecar is a running replicate process; the e2e-only helpers below add to
+// testenv's.
+type sidecar struct{ *testenv.Sidecar }
 
-// rows reads every row of items, in id order.
-// rows is testenv.Rows, the name every test here uses.
-var rows = testenv.Rows
-
-// sidecar is a running replicate process.
-type sidecar struct {
-	cmd    *exec.Cmd
-	addr   string
-	stderr *testenv.LockedBuffer
-	done   chan struct{}
-	code   int
-}
-
+// startSidecar starts the built replicate with exactly env (plus PATH, HOME
+// and a free METRICS_ADDR).
 func startSidecar(t *testing.T, env []string) *sidecar {
 	t.Helper()
 	bin := filepath.Join(testenv.Binaries(t), "replicate")
-	s := &sidecar{addr: testenv.FreeAddr(t), stderr: &testenv.LockedBuffer{}, done: make(chan struct{})}
-	s.cmd = exec.Command(bin)
-	s.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "METRICS_ADDR=" + s.addr}, env...)
-	s.cmd.Stdout, s.cmd.Stderr = s.stderr, s.stderr
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		s.cmd.Wait()
-		s.code = s.cmd.ProcessState.ExitCode()
-		close(s.done)
-	}()
-	t.Cleanup(func() {
-		s.cmd.Process.Kill()
-		<-s.done
-	})
-	return s
+	return &sidecar{testenv.StartSidecar(t, bin, append([]string{"METRICS_ADDR=" + testenv.FreeAddr(t)}, env...))}
 }
 
-// waitReady polls /readyz until it answers 200.
-func (s *sidecar) waitReady(t *testing.T, timeout time.Duration) {
+// waitFor polls /status until cond holds; it fails the test after timeout
+// (a hang, never a slow machine: timeouts are generous) or if the sidecar exits.
+func (s *sidecar) waitFor(t *testing.T, timeout time.Duration, what string, cond func(telemetry.Status) bool) telemetry.Status {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		select {
-		case <-s.done:
-			t.Fatalf("replicate exited early with %d: %s", s.code, s.stderr.String())
-		default:
+		if ok, code := s.Exited(); ok {
+			t.Fatalf("replicate exited with %d while waiting for %s: %s", code, what, s.Output())
 		}
-		resp, err := http.Get("http://" + s.addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+		if st, ok := s.Status(t); ok && cond(st) {
+			return st
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("replicate not ready within %s: %s", timeout, s.stderr.String())
+	st, _ := s.Status(t)
+	t.Fatalf("not %s within %s (last status %+v)", what, timeout, st)
+	return st
 }
 
-// stop sends SIGTERM and waits for the exit code.
-func (s *sidecar) stop(t *testing.T, timeout time.Duration) int {
+// exited waits for the process to exit on its own and returns its code.
+func (s *sidecar) exited(t *testing.T, timeout time.Duration) int {
 	t.Helper()
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-		return s.code
-	case <-time.After(timeout):
-		t.Fatalf("replicate did not exit within %s of SIGTERM: %s", timeout, s.stderr.String())
-		return -1
+	code, err := s.Wait(timeout)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return code
 }
 
 func mustMakeBucket(t *testing.T, m *testenv.MinIO, name string) {
@@ -117,4 +65,16 @@ func mustMakeBucket(t *testing.T, m *testenv.MinIO, name string) {
 	if err := m.MakeBucket(context.Background(), name); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// restoreTo runs restore into a fresh path and returns that path.
+func restoreTo(t *testing.T, m *testenv.MinIO, url string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "restored.db")
+	r := testenv.Exec(t, 2*time.Minute, filepath.Join(testenv.Binaries(t), "restore"),
+		append(m.Env(), "DB_PATH="+out, "REPLICA_URL="+url))
+	if r.Code != 0 {
+		t.Fatalf("restore exit %d: %s", r.Code, r.Stderr)
+	}
+	return out
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/telemetry"
 )
 
 // The tests here stop the sidecar with SIGKILL while the app writes on, then
@@ -27,9 +28,9 @@ func TestContinuityWALRestartedWhileDown(t *testing.T) {
 	c.checkpointAndRestart(231)
 
 	b := startSidecar(t, c.env)
-	b.waitReady(t, 60*time.Second)
-	if !strings.Contains(b.stderr.String(), "WAL discontinuity") {
-		t.Errorf("the restart did not report the WAL discontinuity: %s", b.stderr.String())
+	b.WaitReady(t, 60*time.Second)
+	if !strings.Contains(b.Output(), "WAL discontinuity") {
+		t.Errorf("the restart did not report the WAL discontinuity: %s", b.Output())
 	}
 	c.stopAndCompare(b)
 }
@@ -50,21 +51,19 @@ func TestContinuityWALRestartedWhileStarting(t *testing.T) {
 	b := startSidecar(t, c.env)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		if st, ok := b.status(t); ok && st.State == "replicating" {
+		if st, ok := b.Status(t); ok && st.State == "replicating" {
 			break
 		}
-		select {
-		case <-b.done:
-			t.Fatalf("replicate exited %d before replicating: %s", b.code, b.stderr.String())
-		default:
+		if ok, code := b.Exited(); ok {
+			t.Fatalf("replicate exited %d before replicating: %s", code, b.Output())
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("not replicating within 60 s: %s", b.stderr.String())
+			t.Fatalf("not replicating within 60 s: %s", b.Output())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	c.checkpointAndRestart(231)
-	b.waitReady(t, 60*time.Second)
+	b.WaitReady(t, 60*time.Second)
 	c.stopAndCompare(b)
 }
 
@@ -93,12 +92,11 @@ func (c *continuity) killedAfterSync() {
 	t := c.t
 	insertRows(t, c.app, 1, 30)
 	a := startSidecar(t, c.env)
-	a.waitReady(t, 60*time.Second)
-	a.waitFor(t, 60*time.Second, "synced", func(st sidecarStatus) bool {
+	a.WaitReady(t, 60*time.Second)
+	a.waitFor(t, 60*time.Second, "synced", func(st telemetry.Status) bool {
 		return st.LocalTXID != "" && st.ReplicaTXID == st.LocalTXID
 	})
-	a.cmd.Process.Kill()
-	<-a.done
+	a.Kill()
 }
 
 // checkpointAndRestart is the app's auto-checkpoint with no reader in the
@@ -119,12 +117,12 @@ func (c *continuity) checkpointAndRestart(id int) {
 func (c *continuity) stopAndCompare(s *sidecar) {
 	t := c.t
 	insertRows(t, c.app, 232, 240)
-	s.waitFor(t, 60*time.Second, "synced", func(st sidecarStatus) bool {
+	s.waitFor(t, 60*time.Second, "synced", func(st telemetry.Status) bool {
 		return st.LocalTXID != "" && st.ReplicaTXID == st.LocalTXID
 	})
 	want := rows(t, c.db)
-	if code := s.stop(t, 40*time.Second); code != 0 {
-		t.Fatalf("exit %d: %s", code, s.stderr.String())
+	if code := s.Stop(t, 40*time.Second); code != 0 {
+		t.Fatalf("exit %d: %s", code, s.Output())
 	}
 	got := rows(t, restoreTo(t, c.m, c.url))
 	if !slices.Equal(got, want) {
@@ -141,7 +139,7 @@ func insertBatch(t *testing.T, db *sql.DB, from, to int) {
 		t.Fatal(err)
 	}
 	for i := from; i <= to; i++ {
-		if _, err := tx.Exec(`INSERT INTO items (id, body) VALUES (?, ?)`, i, fmt.Sprintf("row %d %s", i, strings.Repeat("y", 1024))); err != nil {
+		if err := testenv.Insert(tx, i, fmt.Sprintf("row %d %s", i, strings.Repeat("y", 1024))); err != nil {
 			t.Fatal(err)
 		}
 	}

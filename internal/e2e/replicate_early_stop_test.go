@@ -2,7 +2,6 @@ package e2e_test
 
 import (
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -32,15 +31,15 @@ func TestEarlyStopShipsCommits(t *testing.T) {
 					app.Close()
 				}
 				s := startSidecar(t, env)
-				waitHealthy(t, s.addr)
+				s.WaitPath(t, "/healthz", 30*time.Second)
 				if created == "during the wait" {
 					app := openApp(t, dbPath)
 					insertRows(t, app, 1, 50)
 					app.Close()
 				}
 				want := rows(t, dbPath)
-				if code := s.stop(t, time.Minute); code != 0 {
-					t.Fatalf("exit %d after SIGTERM: %s", code, s.stderr.String())
+				if code := s.Stop(t, time.Minute); code != 0 {
+					t.Fatalf("exit %d after SIGTERM: %s", code, s.Output())
 				}
 				out := filepath.Join(t.TempDir(), "app.db")
 				r := testenv.Exec(t, time.Minute, filepath.Join(testenv.Binaries(t), "restore"), append(m.Env(), "DB_PATH="+out, "REPLICA_URL="+url))
@@ -48,26 +47,11 @@ func TestEarlyStopShipsCommits(t *testing.T) {
 					t.Fatalf("restore exit %d: %s", r.Code, r.Stderr)
 				}
 				if got := rowsIfAny(t, out); !slices.Equal(got, want) {
-					t.Fatalf("restored %d rows, want %d; sidecar: %s", len(got), len(want), s.stderr.String())
+					t.Fatalf("restored %d rows, want %d; sidecar: %s", len(got), len(want), s.Output())
 				}
 			})
 		}
 	}
-}
-
-func waitHealthy(t *testing.T, addr string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatal("sidecar /healthz never answered")
 }
 
 // rowsIfAny is rows, or nil when no database was restored.

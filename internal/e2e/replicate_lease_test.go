@@ -12,6 +12,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/telemetry"
 )
 
 // TestLeaseSingleWriter: two replicate processes on one prefix. The second
@@ -29,44 +30,44 @@ func TestLeaseSingleWriter(t *testing.T) {
 	env := append(m.Env(), "DB_PATH="+dbPath, "REPLICA_URL="+url, "SYNC_INTERVAL=200ms")
 
 	a := startSidecar(t, env)
-	a.waitReady(t, 30*time.Second)
-	stA, _ := a.status(t)
-	if !strings.Contains(stA.LeaseHolder, fmt.Sprintf(":%d/", a.cmd.Process.Pid)) {
-		t.Fatalf("first sidecar's lease holder %q does not name its pid %d", stA.LeaseHolder, a.cmd.Process.Pid)
+	a.WaitReady(t, 30*time.Second)
+	stA, _ := a.Status(t)
+	if !strings.Contains(stA.LeaseHolder, fmt.Sprintf(":%d/", a.Pid())) {
+		t.Fatalf("first sidecar's lease holder %q does not name its pid %d", stA.LeaseHolder, a.Pid())
 	}
 
 	b := startSidecar(t, env)
-	stB := b.waitFor(t, 30*time.Second, "waiting for the lease", func(s sidecarStatus) bool {
+	stB := b.waitFor(t, 30*time.Second, "waiting for the lease", func(s telemetry.Status) bool {
 		return s.State == "waiting_for_lease" && s.LeaseHolder == stA.LeaseHolder
 	})
 	if stB.Ready || !strings.Contains(stB.Reason, "lease") {
 		t.Fatalf("second sidecar should be unready because of the lease: %+v", stB)
 	}
-	if code, body := b.get(t, "/readyz"); code != 503 || !strings.Contains(body, "lease") {
+	if code, body := b.Get("/readyz"); code != 503 || !strings.Contains(body, "lease") {
 		t.Fatalf("second sidecar /readyz = %d %s, want 503 naming the lease", code, body)
 	}
 	// It keeps waiting across several retries, and never writes.
 	insertRows(t, app, 51, 80)
 	time.Sleep(5 * time.Second)
-	stB = b.waitFor(t, 10*time.Second, "still waiting", func(s sidecarStatus) bool { return s.State == "waiting_for_lease" })
+	stB = b.waitFor(t, 10*time.Second, "still waiting", func(s telemetry.Status) bool { return s.State == "waiting_for_lease" })
 	if stB.LocalTXID != "" {
 		t.Fatalf("waiting sidecar opened the database: %+v", stB)
 	}
-	if _, body := b.get(t, "/metrics"); !strings.Contains(body, "litestream_sidecar_lease_held 0") {
+	if _, body := b.Get("/metrics"); !strings.Contains(body, "litestream_sidecar_lease_held 0") {
 		t.Fatal("waiting sidecar does not report lease_held 0")
 	}
 
-	if code := a.stop(t, 40*time.Second); code != 0 {
-		t.Fatalf("first sidecar exit %d: %s", code, a.stderr.String())
+	if code := a.Stop(t, 40*time.Second); code != 0 {
+		t.Fatalf("first sidecar exit %d: %s", code, a.Output())
 	}
-	b.waitReady(t, 60*time.Second)
-	if _, body := b.get(t, "/metrics"); !strings.Contains(body, "litestream_sidecar_lease_held 1") {
+	b.WaitReady(t, 60*time.Second)
+	if _, body := b.Get("/metrics"); !strings.Contains(body, "litestream_sidecar_lease_held 1") {
 		t.Fatal("second sidecar took over but does not report lease_held 1")
 	}
 	insertRows(t, app, 81, 100)
 	want := rows(t, dbPath)
-	if code := b.stop(t, 40*time.Second); code != 0 {
-		t.Fatalf("second sidecar exit %d: %s", code, b.stderr.String())
+	if code := b.Stop(t, 40*time.Second); code != 0 {
+		t.Fatalf("second sidecar exit %d: %s", code, b.Output())
 	}
 	if got := rows(t, restoreTo(t, m, url)); !slices.Equal(got, want) {
 		t.Fatalf("restore returned %d rows, want %d", len(got), len(want))
@@ -83,7 +84,7 @@ func TestLeaseLost(t *testing.T) {
 	defer app.Close()
 	insertRows(t, app, 1, 10)
 	s := startSidecar(t, append(m.Env(), "DB_PATH="+dbPath, "REPLICA_URL=s3://backups/apps/lost", "SYNC_INTERVAL=200ms"))
-	s.waitReady(t, 30*time.Second)
+	s.WaitReady(t, 30*time.Second)
 
 	// Another writer's lease, written without conditions (as a misbehaving
 	// or partitioned writer would).
@@ -95,10 +96,10 @@ func TestLeaseLost(t *testing.T) {
 	// Renewal (every 10 s) finds the object changed: the sidecar stops
 	// replicating and exits 75, which also fails its readiness probe.
 	if code := s.exited(t, 60*time.Second); code != 75 {
-		t.Fatalf("exit %d after losing the lease, want 75: %s", code, s.stderr.String())
+		t.Fatalf("exit %d after losing the lease, want 75: %s", code, s.Output())
 	}
-	if !strings.Contains(s.stderr.String(), "lease lost") {
-		t.Errorf("no clear message about the lost lease: %s", s.stderr.String())
+	if !strings.Contains(s.Output(), "lease lost") {
+		t.Errorf("no clear message about the lost lease: %s", s.Output())
 	}
 	obj, err := m.Client().GetObject(context.Background(), "backups", "apps/lost/lock.json", minio.GetObjectOptions{})
 	if err != nil {
@@ -121,15 +122,15 @@ func TestSidecarFailsFastOnConfigFaults(t *testing.T) {
 	openApp(t, dbPath).Close()
 
 	s := startSidecar(t, append(m.Env(), "DB_PATH="+dbPath, "REPLICA_URL=s3://nosuchbucket/apps/x"))
-	if code := s.exited(t, 60*time.Second); code != 65 || !strings.Contains(s.stderr.String(), "nosuchbucket") {
-		t.Fatalf("missing bucket: exit %d, want 65 naming the bucket: %s", code, s.stderr.String())
+	if code := s.exited(t, 60*time.Second); code != 65 || !strings.Contains(s.Output(), "nosuchbucket") {
+		t.Fatalf("missing bucket: exit %d, want 65 naming the bucket: %s", code, s.Output())
 	}
 	env := slices.DeleteFunc(m.Env(), func(e string) bool { return strings.HasPrefix(e, "AWS_SECRET_ACCESS_KEY=") })
 	s = startSidecar(t, append(env, "AWS_SECRET_ACCESS_KEY=wrong-secret-value", "DB_PATH="+dbPath, "REPLICA_URL=s3://backups/apps/x"))
 	if code := s.exited(t, 60*time.Second); code != 77 {
-		t.Fatalf("wrong secret: exit %d, want 77: %s", code, s.stderr.String())
+		t.Fatalf("wrong secret: exit %d, want 77: %s", code, s.Output())
 	}
-	if strings.Contains(s.stderr.String(), "wrong-secret-value") {
+	if strings.Contains(s.Output(), "wrong-secret-value") {
 		t.Fatal("the secret appeared in the output")
 	}
 }
@@ -148,20 +149,19 @@ func TestLeaseReclaimAfterCrash(t *testing.T) {
 	insertRows(t, app, 1, 30)
 	env := append(m.Env(), "DB_PATH="+dbPath, "REPLICA_URL="+url, "SYNC_INTERVAL=200ms")
 	a := startSidecar(t, env)
-	a.waitReady(t, 30*time.Second)
-	a.cmd.Process.Kill()
-	<-a.done
+	a.WaitReady(t, 30*time.Second)
+	a.Kill()
 	insertRows(t, app, 31, 60)
 
 	b := startSidecar(t, env)
-	b.waitReady(t, 60*time.Second)
+	b.WaitReady(t, 60*time.Second)
 	insertRows(t, app, 61, 70)
 	want := rows(t, dbPath)
-	if code := b.stop(t, 40*time.Second); code != 0 {
-		t.Fatalf("exit %d: %s", code, b.stderr.String())
+	if code := b.Stop(t, 40*time.Second); code != 0 {
+		t.Fatalf("exit %d: %s", code, b.Output())
 	}
-	if !strings.Contains(b.stderr.String(), "took over the lease of a previous sidecar") {
-		t.Fatalf("the restarted sidecar did not take the dead one's lease back: %s", b.stderr.String())
+	if !strings.Contains(b.Output(), "took over the lease of a previous sidecar") {
+		t.Fatalf("the restarted sidecar did not take the dead one's lease back: %s", b.Output())
 	}
 	if got := rows(t, restoreTo(t, m, url)); !slices.Equal(got, want) {
 		t.Fatalf("restore after crash and restart has %d rows, want %d", len(got), len(want))

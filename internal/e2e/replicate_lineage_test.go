@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/telemetry"
 )
 
 // TestLineageGuard: the backup survives an init step that was skipped.
@@ -30,9 +31,9 @@ func TestLineageGuard(t *testing.T) {
 	defer appA.Close()
 	insertRows(t, appA, 1, 40)
 	a := startSidecar(t, append(env, "DB_PATH="+pathA))
-	a.waitReady(t, 30*time.Second)
-	if code := a.stop(t, 40*time.Second); code != 0 {
-		t.Fatalf("sidecar A exit %d: %s", code, a.stderr.String())
+	a.WaitReady(t, 30*time.Second)
+	if code := a.Stop(t, 40*time.Second); code != 0 {
+		t.Fatalf("sidecar A exit %d: %s", code, a.Output())
 	}
 	want := rows(t, pathA)
 
@@ -42,12 +43,12 @@ func TestLineageGuard(t *testing.T) {
 	appB.Close()
 	b := startSidecar(t, append(env, "DB_PATH="+pathB))
 	if code := b.exited(t, 60*time.Second); code != 65 {
-		t.Fatalf("sidecar on a fresh database exit %d, want 65: %s", code, b.stderr.String())
+		t.Fatalf("sidecar on a fresh database exit %d, want 65: %s", code, b.Output())
 	}
-	if !strings.Contains(b.stderr.String(), "lineage conflict") || !strings.Contains(b.stderr.String(), "no restore marker") {
-		t.Errorf("refusal does not explain itself: %s", b.stderr.String())
+	if !strings.Contains(b.Output(), "lineage conflict") || !strings.Contains(b.Output(), "no restore marker") {
+		t.Errorf("refusal does not explain itself: %s", b.Output())
 	}
-	if strings.Contains(b.stderr.String(), testenv.SecretKey) {
+	if strings.Contains(b.Output(), testenv.SecretKey) {
 		t.Fatal("replicate printed the secret key")
 	}
 	if got := rows(t, restoreTo(t, m, url)); !slices.Equal(got, want) {
@@ -57,9 +58,9 @@ func TestLineageGuard(t *testing.T) {
 	// A restarted in place (no marker, local Litestream state) replicates.
 	insertRows(t, appA, 41, 60)
 	a2 := startSidecar(t, append(env, "DB_PATH="+pathA))
-	a2.waitReady(t, 30*time.Second)
-	if code := a2.stop(t, 40*time.Second); code != 0 {
-		t.Fatalf("restarted sidecar A exit %d: %s", code, a2.stderr.String())
+	a2.WaitReady(t, 30*time.Second)
+	if code := a2.Stop(t, 40*time.Second); code != 0 {
+		t.Fatalf("restarted sidecar A exit %d: %s", code, a2.Output())
 	}
 	want = rows(t, pathA)
 
@@ -70,26 +71,26 @@ func TestLineageGuard(t *testing.T) {
 	}
 	insertRows(t, appA, 61, 70)
 	a3 := startSidecar(t, append(env, "DB_PATH="+pathA))
-	a3.waitReady(t, 30*time.Second)
-	if code := a3.stop(t, 40*time.Second); code != 0 {
-		t.Fatalf("restarted sidecar A exit %d: %s", code, a3.stderr.String())
+	a3.WaitReady(t, 30*time.Second)
+	if code := a3.Stop(t, 40*time.Second); code != 0 {
+		t.Fatalf("restarted sidecar A exit %d: %s", code, a3.Output())
 	}
 	want = rows(t, pathA)
 	// D is held behind the replica, loudly: up, unready, the app's startup
 	// gate shut, the metric set; stopped, it exits 65 having written nothing.
 	d := startSidecar(t, append(env, "DB_PATH="+pathD))
-	st := d.waitFor(t, 60*time.Second, "held behind the replica", func(s sidecarStatus) bool { return s.State == "behind_replica" })
+	st := d.waitFor(t, 60*time.Second, "held behind the replica", func(s telemetry.Status) bool { return s.State == "behind_replica" })
 	if st.Ready || st.Started || !strings.Contains(st.Reason, "delete the pod") {
 		t.Errorf("a copy behind the replica must be unready and not started, with a reason saying what to do: %+v", st)
 	}
-	if code, body := d.get(t, "/startupz"); code != 503 {
+	if code, body := d.Get("/startupz"); code != 503 {
 		t.Errorf("/startupz on a copy behind the replica = %d %s, want 503", code, body)
 	}
-	if _, body := d.get(t, "/metrics"); !strings.Contains(body, "litestream_sidecar_behind_replica 1") {
+	if _, body := d.Get("/metrics"); !strings.Contains(body, "litestream_sidecar_behind_replica 1") {
 		t.Error("a copy behind the replica does not report litestream_sidecar_behind_replica 1")
 	}
-	if code := d.stop(t, 40*time.Second); code != 65 || !strings.Contains(d.stderr.String(), "LOCAL DATABASE BEHIND THE REPLICA") {
-		t.Fatalf("sidecar on a copy restored before the replica moved on: exit %d, want 65 after an ERROR line: %s", code, d.stderr.String())
+	if code := d.Stop(t, 40*time.Second); code != 65 || !strings.Contains(d.Output(), "LOCAL DATABASE BEHIND THE REPLICA") {
+		t.Fatalf("sidecar on a copy restored before the replica moved on: exit %d, want 65 after an ERROR line: %s", code, d.Output())
 	}
 	if got := rows(t, restoreTo(t, m, url)); !slices.Equal(got, want) {
 		t.Fatalf("restore returned %d rows, want %d", len(got), len(want))
@@ -99,9 +100,9 @@ func TestLineageGuard(t *testing.T) {
 	// then on C is the lineage, and A would be refused.
 	pathC := restoreTo(t, m, url)
 	c := startSidecar(t, append(env, "DB_PATH="+pathC))
-	c.waitReady(t, 30*time.Second)
-	if code := c.stop(t, 40*time.Second); code != 0 {
-		t.Fatalf("sidecar on the restored copy exit %d: %s", code, c.stderr.String())
+	c.WaitReady(t, 30*time.Second)
+	if code := c.Stop(t, 40*time.Second); code != 0 {
+		t.Fatalf("sidecar on the restored copy exit %d: %s", code, c.Output())
 	}
 	if got := rows(t, restoreTo(t, m, url)); !slices.Equal(got, want) {
 		t.Fatalf("after the restored copy replicated, restore returned %d rows, want %d", len(got), len(want))

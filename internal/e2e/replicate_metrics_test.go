@@ -10,13 +10,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
 	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/telemetry"
 )
 
 // TestSidecarFirstBootAndEndpoints: the first-boot flow (restore proves the
 // prefix empty, the sidecar waits for the app to create the database, then
 // replicates) and what operators read: /readyz explains itself in JSON,
-// /healthz, /status, and /metrics with DESIGN.md's series, passing promlint
-// for every series of ours, without secrets.
+// /healthz, /status, and /metrics with the series docs/operations.md
+// "Metrics and alerts" lists, passing promlint for every series of ours,
+// without secrets.
 func TestSidecarFirstBootAndEndpoints(t *testing.T) {
 	m := testenv.NewMinIO(t)
 	mustMakeBucket(t, m, "backups")
@@ -29,8 +31,8 @@ func TestSidecarFirstBootAndEndpoints(t *testing.T) {
 	}
 
 	s := startSidecar(t, append(m.Env(), "DB_PATH="+dbPath, "REPLICA_URL="+url, "SYNC_INTERVAL=200ms", "LOG_FORMAT=json"))
-	s.waitFor(t, 30*time.Second, "waiting for the database", func(st sidecarStatus) bool { return st.State == "waiting_for_database" })
-	code, body := s.get(t, "/readyz")
+	s.waitFor(t, 30*time.Second, "waiting for the database", func(st telemetry.Status) bool { return st.State == "waiting_for_database" })
+	code, body := s.Get("/readyz")
 	var rz struct {
 		Ready  bool   `json:"ready"`
 		Reason string `json:"reason"`
@@ -38,28 +40,28 @@ func TestSidecarFirstBootAndEndpoints(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &rz); err != nil || code != 503 || rz.Ready || !strings.Contains(rz.Reason, "waiting for "+dbPath) {
 		t.Fatalf("/readyz before the database exists = %d %s, want 503 with a JSON reason naming the path", code, body)
 	}
-	if code, _ := s.get(t, "/healthz"); code != 200 {
+	if code, _ := s.Get("/healthz"); code != 200 {
 		t.Fatalf("/healthz = %d while waiting, want 200", code)
 	}
 
 	app := openApp(t, dbPath) // the app's first boot creates it
 	defer app.Close()
 	insertRows(t, app, 1, 30)
-	s.waitReady(t, 30*time.Second)
-	st := s.waitFor(t, 30*time.Second, "caught up", func(st sidecarStatus) bool {
+	s.WaitReady(t, 30*time.Second)
+	st := s.waitFor(t, 30*time.Second, "caught up", func(st telemetry.Status) bool {
 		return st.LocalTXID != "" && st.LocalTXID == st.ReplicaTXID
 	})
 	if st.LeaseHolder == "" {
 		t.Errorf("/status has no lease holder: %+v", st)
 	}
-	_, statusBody := s.get(t, "/status")
+	_, statusBody := s.Get("/status")
 	for _, want := range []string{`"last_sync_success"`, `"lag_seconds": 0`, `"outcome": "new"`, `"replica_url": "` + url} {
 		if !strings.Contains(statusBody, want) {
 			t.Errorf("/status lacks %s: %s", want, statusBody)
 		}
 	}
 
-	_, metrics := s.get(t, "/metrics")
+	_, metrics := s.Get("/metrics")
 	for _, want := range []string{
 		"litestream_sidecar_replica_lag_seconds 0",
 		"litestream_sidecar_last_sync_success_timestamp_seconds ",
@@ -93,10 +95,10 @@ func TestSidecarFirstBootAndEndpoints(t *testing.T) {
 		}
 	}
 
-	if code := s.stop(t, 40*time.Second); code != 0 {
-		t.Fatalf("exit %d: %s", code, s.stderr.String())
+	if code := s.Stop(t, 40*time.Second); code != 0 {
+		t.Fatalf("exit %d: %s", code, s.Output())
 	}
-	logs := s.stderr.String()
+	logs := s.Output()
 	if strings.Contains(logs, testenv.SecretKey) {
 		t.Fatal("secret key in the logs")
 	}

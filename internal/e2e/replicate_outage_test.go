@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/telemetry"
 )
 
 // TestMinIOOutage: MinIO stops for 30 s while the app keeps writing, then
@@ -27,7 +28,7 @@ func TestMinIOOutage(t *testing.T) {
 	defer app.Close()
 	insertRows(t, app, 1, 20)
 	s := startSidecar(t, append(m.Env(), "DB_PATH="+dbPath, "REPLICA_URL="+url, "SYNC_INTERVAL=200ms"))
-	s.waitReady(t, 30*time.Second)
+	s.WaitReady(t, 30*time.Second)
 	errsBefore := metricValue(t, s, "litestream_sidecar_sync_errors_total")
 
 	// The app writes a row every 100 ms throughout.
@@ -43,7 +44,7 @@ func TestMinIOOutage(t *testing.T) {
 			case <-time.After(100 * time.Millisecond):
 			}
 			i := next.Load()
-			if _, err := app.Exec(`INSERT INTO items (id, body) VALUES (?, ?)`, i, "outage "+strconv.FormatInt(i, 10)); err != nil {
+			if err := testenv.Insert(app, int(i), testenv.Body(int(i))); err != nil {
 				writerDone <- err
 				return
 			}
@@ -55,7 +56,7 @@ func TestMinIOOutage(t *testing.T) {
 	down := time.Now()
 	var unreadyAt time.Time
 	for time.Since(down) < 30*time.Second {
-		if code, _ := s.get(t, "/readyz"); code == 503 && unreadyAt.IsZero() {
+		if code, _ := s.Get("/readyz"); code == 503 && unreadyAt.IsZero() {
 			unreadyAt = time.Now()
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -67,14 +68,14 @@ func TestMinIOOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	up := time.Now()
-	s.waitReady(t, 2*time.Minute)
+	s.WaitReady(t, 2*time.Minute)
 	readyAgain := time.Now()
 
 	close(stopWriter)
 	if err := <-writerDone; err != nil {
 		t.Fatalf("app write failed: %v", err)
 	}
-	st := s.waitFor(t, 2*time.Minute, "caught up", func(st sidecarStatus) bool {
+	st := s.waitFor(t, 2*time.Minute, "caught up", func(st telemetry.Status) bool {
 		return st.Ready && st.LocalTXID != "" && st.LocalTXID == st.ReplicaTXID
 	})
 	caughtUp := time.Now()
@@ -88,10 +89,10 @@ func TestMinIOOutage(t *testing.T) {
 		st.LocalTXID, caughtUp.Sub(up).Seconds(), errsBefore, errsAfter)
 
 	want := rows(t, dbPath)
-	if code := s.stop(t, 60*time.Second); code != 0 {
-		t.Fatalf("exit %d after SIGTERM: %s", code, s.stderr.String())
+	if code := s.Stop(t, 60*time.Second); code != 0 {
+		t.Fatalf("exit %d after SIGTERM: %s", code, s.Output())
 	}
-	if logs := s.stderr.String(); !strings.Contains(logs, `msg="not ready"`) || !strings.Contains(logs, "msg=ready") {
+	if logs := s.Output(); !strings.Contains(logs, `msg="not ready"`) || !strings.Contains(logs, "msg=ready") {
 		t.Errorf("the readiness flips were not logged: %s", logs)
 	}
 	if got := rows(t, restoreTo(t, m, url)); !slices.Equal(got, want) {
@@ -105,7 +106,7 @@ func TestMinIOOutage(t *testing.T) {
 // metricValue reads one unlabelled sample from /metrics.
 func metricValue(t *testing.T, s *sidecar, name string) float64 {
 	t.Helper()
-	code, body := s.get(t, "/metrics")
+	code, body := s.Get("/metrics")
 	if code != 200 {
 		t.Fatalf("/metrics: %d", code)
 	}

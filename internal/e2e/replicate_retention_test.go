@@ -27,7 +27,7 @@ func TestSnapshotIntervalAndRetention(t *testing.T) {
 	insertRows(t, app, 1, 10)
 	s := startSidecar(t, append(m.Env(), "DB_PATH="+dbPath, "REPLICA_URL="+url,
 		"SYNC_INTERVAL=200ms", "SNAPSHOT_INTERVAL=2s", "RETENTION=3s"))
-	s.waitReady(t, 30*time.Second)
+	s.WaitReady(t, 30*time.Second)
 
 	snapshots := func() []string {
 		var keys []string
@@ -67,11 +67,11 @@ func TestSnapshotIntervalAndRetention(t *testing.T) {
 		t.Fatalf("RETENTION=3s deleted no snapshot: seen %d, present %d", len(seen), len(cur))
 	}
 	want := rows(t, dbPath)
-	if code := s.stop(t, 40*time.Second); code != 0 {
-		t.Fatalf("exit %d: %s", code, s.stderr.String())
+	if code := s.Stop(t, 40*time.Second); code != 0 {
+		t.Fatalf("exit %d: %s", code, s.Output())
 	}
-	if strings.Contains(s.stderr.String(), "panic") {
-		t.Fatalf("panic in the sidecar: %s", s.stderr.String())
+	if strings.Contains(s.Output(), "panic") {
+		t.Fatalf("panic in the sidecar: %s", s.Output())
 	}
 	if got := rows(t, restoreTo(t, m, url)); !slices.Equal(got, want) {
 		t.Fatalf("restore after retention has %d rows, want %d", len(got), len(want))

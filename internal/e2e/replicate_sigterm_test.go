@@ -1,10 +1,8 @@
 package e2e_test
 
 import (
-	"fmt"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -27,13 +25,13 @@ func TestFinalSyncOnSIGTERM(t *testing.T) {
 
 	for round := 1; round <= 20; round++ {
 		s := startSidecar(t, env)
-		s.waitReady(t, 60*time.Second)
+		s.WaitReady(t, 60*time.Second)
 		insertRows(t, app, round, round)
-		if code := s.stop(t, 60*time.Second); code != 0 {
-			t.Fatalf("round %d: exit %d after SIGTERM, want 0: %s", round, code, s.stderr.String())
+		if code := s.Stop(t, 60*time.Second); code != 0 {
+			t.Fatalf("round %d: exit %d after SIGTERM, want 0: %s", round, code, s.Output())
 		}
 		got := rows(t, restoreTo(t, m, url))
-		if len(got) != round || !slices.Contains(got, fmt.Sprintf("%d:row %d %s", round, round, strings.Repeat("x", round%50))) {
+		if len(got) != round || !slices.Contains(got, testenv.RowText(round)) {
 			t.Fatalf("round %d: restore has %d rows, want %d including the last one", round, len(got), round)
 		}
 	}

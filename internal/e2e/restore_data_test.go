@@ -322,7 +322,7 @@ func TestRestoreStaleAfterFailover(t *testing.T) {
 	b.app = openApp(t, bPath)
 	defer b.app.Close()
 	b.side = startSidecar(t, a.restoreEnv(bPath, "SYNC_INTERVAL=100ms"))
-	b.side.waitReady(t, 30*time.Second)
+	b.side.WaitReady(t, 30*time.Second)
 	b.commitBatch(t, 900, 950)
 	b.stopSidecar(t)
 	want := b.points[len(b.points)-1].Rows

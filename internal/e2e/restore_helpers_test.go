@@ -50,7 +50,7 @@ func seedReplica(t *testing.T, m *testenv.MinIO, bucket, prefix string, batches 
 	// pin positions mid-history; with its lease, the init step would wait
 	// for it to stop (TestHandover tests that wait).
 	s.side = startSidecar(t, append(m.Env(), "DB_PATH="+s.dbPath, "REPLICA_URL=s3://"+bucket+"/"+prefix, "SYNC_INTERVAL=100ms", "LEASE=false"))
-	s.side.waitReady(t, 30*time.Second)
+	s.side.WaitReady(t, 30*time.Second)
 	s.waitPast(t, 0)
 	for b := 0; b < batches; b++ {
 		s.commitBatch(t, 21+b*10, 30+b*10)
@@ -68,7 +68,7 @@ func (s *seeded) commitBatch(t *testing.T, from, to int) checkpoint {
 		t.Fatal(err)
 	}
 	for i := from; i <= to; i++ {
-		if _, err := tx.Exec(`INSERT INTO items (id, body) VALUES (?, ?)`, i, "batch row "+strings.Repeat("y", i%40)); err != nil {
+		if err := testenv.Insert(tx, i, testenv.Body(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -97,15 +97,15 @@ func (s *seeded) waitPast(t *testing.T, txid ltx.TXID) checkpoint {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("sidecar did not replicate past %s within 30s: %s", txid, s.side.stderr.String())
+	t.Fatalf("sidecar did not replicate past %s within 30s: %s", txid, s.side.Output())
 	return checkpoint{}
 }
 
 // stopSidecar stops the sidecar cleanly.
 func (s *seeded) stopSidecar(t *testing.T) {
 	t.Helper()
-	if code := s.side.stop(t, 40*time.Second); code != 0 {
-		t.Fatalf("replicate exit %d after SIGTERM: %s", code, s.side.stderr.String())
+	if code := s.side.Stop(t, 40*time.Second); code != 0 {
+		t.Fatalf("replicate exit %d after SIGTERM: %s", code, s.side.Output())
 	}
 }
 

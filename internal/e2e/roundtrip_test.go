@@ -27,13 +27,13 @@ func TestRoundTrip(t *testing.T) {
 
 	env := append(m.Env(), "DB_PATH="+dbPath, "REPLICA_URL=s3://backups/apps/roundtrip", "SYNC_INTERVAL=200ms")
 	s := startSidecar(t, env)
-	s.waitReady(t, 30*time.Second)
+	s.WaitReady(t, 30*time.Second)
 	insertRows(t, app, 101, 300)
 	want := rows(t, dbPath)
-	if code := s.stop(t, 40*time.Second); code != 0 {
-		t.Fatalf("replicate exit %d after SIGTERM, want 0: %s", code, s.stderr.String())
+	if code := s.Stop(t, 40*time.Second); code != 0 {
+		t.Fatalf("replicate exit %d after SIGTERM, want 0: %s", code, s.Output())
 	}
-	if strings.Contains(s.stderr.String(), testenv.SecretKey) {
+	if strings.Contains(s.Output(), testenv.SecretKey) {
 		t.Fatal("replicate printed the secret key")
 	}
 

@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
 )
 
 // TestCrashSidecarKill: the app commits numbered transactions while the
@@ -66,7 +68,7 @@ func TestCrashSidecarKill(t *testing.T) {
 		t.Errorf("%d of %d mid-way restores refused (killed mid new history): more than half proves nothing", midHistory, restores)
 	}
 	local := e.stopWriter(w)
-	if err := waitReady(addr, time.Minute); err != nil {
+	if err := testenv.WaitReady(addr, time.Minute, sc); err != nil {
 		t.Errorf("sidecar not ready before the final stop: %v", err)
 	}
 	got, f := e.stopAndCompare(sc, local)
@@ -108,16 +110,3 @@ func TestCrashWriterKill(t *testing.T) {
 // of 10 mid-way restores per run so far. A run where most are refused
 // would pass while proving nothing about the data, so more than half fails.
 func tooManyRefused(refused, restores int) bool { return refused*2 > restores }
-
-// waitReady polls /readyz until 200.
-func waitReady(addr string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		var v map[string]any
-		if code, err := getJSON("http://"+addr+"/readyz", &v); err == nil && code == 200 {
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("not ready within %s", timeout)
-}

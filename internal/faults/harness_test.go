@@ -222,7 +222,7 @@ func (e *env) initRestore() {
 // mustReady ends the test unless the sidecar turns ready within a minute.
 func (e *env) mustReady(sc *testenv.Process, addr string) {
 	e.t.Helper()
-	if err := waitReady(addr, time.Minute); err != nil {
+	if err := testenv.WaitReady(addr, time.Minute, sc); err != nil {
 		e.t.Fatalf("sidecar not ready: %v: %s", err, sc.Output())
 	}
 }
@@ -308,13 +308,6 @@ func lastCommitted(out string) int64 {
 // getJSON is testenv.GetJSON, named for brevity.
 var getJSON = testenv.GetJSON
 
-// status is the part of /status the suite reads.
-type status struct {
-	Ready       bool   `json:"ready"`
-	LocalTXID   string `json:"local_txid"`
-	ReplicaTXID string `json:"replica_txid"`
-}
-
 func txid(s string) uint64 {
 	v, _ := strconv.ParseUint(s, 16, 64)
 	return v
@@ -331,8 +324,7 @@ func waitSynced(addr string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	var l1 uint64
 	for time.Now().Before(deadline) {
-		var st status
-		if _, err := testenv.GetJSON("http://"+addr+"/status", &st); err == nil {
+		if st, _, err := testenv.ReadStatus(addr); err == nil {
 			if l1 == 0 {
 				l1 = txid(st.LocalTXID)
 			} else if txid(st.ReplicaTXID) >= l1+2 {
@@ -344,8 +336,8 @@ func waitSynced(addr string, timeout time.Duration) error {
 	return fmt.Errorf("replica did not reach local TXID %d+2 within %s", l1, timeout)
 }
 
-// seq checks a restored database: integrity_check ok and rows exactly
-// 1..N (no gap). It returns N.
+// seq checks a database of the test app (testenv's row format):
+// integrity_check ok and ids exactly 1..N (no gap). It returns N.
 func seq(path string) (int64, error) {
 	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
 	if err != nil {
@@ -360,7 +352,7 @@ func seq(path string) (int64, error) {
 		return 0, fmt.Errorf("integrity_check: %s", check)
 	}
 	var n, lo, hi int64
-	if err := db.QueryRow("SELECT count(*), coalesce(min(n),0), coalesce(max(n),0) FROM seq").Scan(&n, &lo, &hi); err != nil {
+	if err := db.QueryRow("SELECT count(*), coalesce(min(id),0), coalesce(max(id),0) FROM items").Scan(&n, &lo, &hi); err != nil {
 		return 0, err
 	}
 	if n > 0 && (lo != 1 || hi != n) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/litestream-sidecar/litestream-sidecar/internal/faultproxy"
+	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
 )
 
 const seedRows = 10000 // ~4 MB of incompressible rows
@@ -96,7 +97,7 @@ func TestReplicateNetworkFaults(t *testing.T) {
 	// blackhole swallows bytes in flight, so only the guard can end a
 	// request caught in it.
 	sc, addr := e.startSidecar(endpoint, "SYNC_INTERVAL=200ms", "S3_STALL_TIMEOUT=3s")
-	if err := waitReady(addr, time.Minute); err != nil {
+	if err := testenv.WaitReady(addr, time.Minute, sc); err != nil {
 		t.Fatalf("sidecar not ready: %v: %s", err, sc.Output())
 	}
 	faults := []struct {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/litestream-sidecar/litestream-sidecar/internal/faultproxy"
 	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/telemetry"
 )
 
 // pod is one copy of the app for the two-writers scenarios: its own data
@@ -148,21 +149,13 @@ func (p *pod) signal(sig syscall.Signal) {
 	}
 }
 
-// leaseStatus is the part of /status the lease checks read.
-type leaseStatus struct {
-	status
-	State     string `json:"state"`
-	LeaseHeld bool   `json:"lease_held"`
-}
-
 // st reads the sidecar's /status; ok is false when it does not answer.
-func (p *pod) st() (leaseStatus, bool) {
+func (p *pod) st() (telemetry.Status, bool) {
 	_, addr := p.sidecar()
-	var s leaseStatus
 	if addr == "" {
-		return s, false
+		return telemetry.Status{}, false
 	}
-	code, err := getJSON("http://"+addr+"/status", &s)
+	s, code, err := testenv.ReadStatus(addr)
 	return s, err == nil && code == 200
 }
 

@@ -10,10 +10,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
 )
 
-// newDatabase writes a standalone SQLite file at path holding rows 1..n
-// of the writer's table, as an app's "restore from backup" would bring.
+// newDatabase writes a standalone SQLite file (no WAL) at path holding rows
+// 1..n of the app's table, as an app's "restore from backup" would bring.
 func newDatabase(t *testing.T, path string, n int) {
 	t.Helper()
 	db, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=DELETE")
@@ -22,8 +24,8 @@ func newDatabase(t *testing.T, path string, n int) {
 	}
 	defer db.Close()
 	for _, q := range []string{
-		`CREATE TABLE seq (n INTEGER PRIMARY KEY, at TEXT NOT NULL)`,
-		fmt.Sprintf(`WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < %d) INSERT INTO seq SELECT x, 'replaced' FROM c`, n),
+		testenv.AppSchema,
+		fmt.Sprintf(`WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < %d) INSERT INTO items SELECT x, 'replaced' FROM c`, n),
 	} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(err)

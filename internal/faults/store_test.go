@@ -18,12 +18,12 @@ import (
 )
 
 // The object store itself fails: MinIO restarts, the replica prefix is
-// wiped, MinIO loses all its data. Defined behaviour (README "Sidecar"):
-// a restart is an outage (unready, then caught up, no new history); a loss
-// is loud (an ERROR line, replica_lost_total, /readyz 503) and answered by
-// a new history that starts with a full snapshot, so that a restore
-// afterwards holds every row — never a replica that silently cannot be
-// restored.
+// wiped, MinIO loses all its data. Defined behaviour (docs/design.md
+// "Replica lost"): a restart is an outage (unready, then caught up, no new
+// history); a loss is loud (an ERROR line, replica_lost_total, /readyz
+// 503) and answered by a new history that starts with a full snapshot, so
+// that a restore afterwards holds every row — never a replica that
+// silently cannot be restored.
 
 // metric reads one unlabelled series from a sidecar's /metrics.
 func metric(addr, name string) (float64, error) {

@@ -93,19 +93,19 @@ func partitionedHolder(t *testing.T, prefix string) (int, string) {
 	// A's node comes back: its renewal finds the lease taken.
 	a.px.SetMode(faultproxy.Pass)
 	scA, _ := a.sidecar()
-	if ok, c := waitExit(scA, time.Minute); !ok || c != 75 {
+	if c, err := scA.Wait(time.Minute); err != nil || c != 75 {
 		failures++
-		fail("a after the partition: exited %t with %d, want 75 (lease lost): %.800s", ok, c, tail(scA.Output(), 800))
+		fail("a after the partition: exit %d (%v), want 75 (lease lost): %.800s", c, err, tail(scA.Output(), 800))
 	}
 	// Restarted by its orchestrator, A must refuse: its local state is
 	// ahead by number but is not the replica's history.
 	a.startSidecar()
 	scA, _ = a.sidecar()
-	ok, c := waitExit(scA, 90*time.Second)
+	c, err := scA.Wait(90 * time.Second)
 	refused := strings.Contains(scA.Output(), "lineage conflict")
-	if !ok || c != 65 || !refused {
+	if err != nil || c != 65 || !refused {
 		failures++
-		fail("a restarted: exited %t with %d, want 65 (lineage conflict): %s", ok, c, tail(scA.Output(), 1500))
+		fail("a restarted: exit %d (%v), want 65 (lineage conflict): %s", c, err, tail(scA.Output(), 1500))
 	}
 	a.stopWriter()
 	a.stop()
@@ -121,7 +121,7 @@ func partitionedHolder(t *testing.T, prefix string) (int, string) {
 	}
 	a.startSidecar()
 	scA, addrA = a.sidecar()
-	if err := waitReadyOrExit(scA, addrA, 90*time.Second); err != nil {
+	if err := testenv.WaitReady(addrA, 90*time.Second, scA); err != nil {
 		failures++
 		fail("a after its restore: %v: %s", err, tail(scA.Output(), 1500))
 	} else if code, err := scA.Signal(syscall.SIGTERM, time.Minute); err != nil || code != 0 {
@@ -151,32 +151,6 @@ func holder(pods []*pod) int {
 		}
 	}
 	return -1
-}
-
-// waitExit waits up to timeout for p to exit and returns Exited().
-func waitExit(p *testenv.Process, timeout time.Duration) (bool, int) {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if ok, code := p.Exited(); ok {
-			return ok, code
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return p.Exited()
-}
-
-// waitReadyOrExit is waitReady that gives up when the process exits.
-func waitReadyOrExit(p *testenv.Process, addr string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if ok, code := p.Exited(); ok {
-			return fmt.Errorf("exited %d", code)
-		}
-		if waitReady(addr, 200*time.Millisecond) == nil {
-			return nil
-		}
-	}
-	return fmt.Errorf("not ready within %s", timeout)
 }
 
 // initLeaseWait is how long a rescheduled copy's init step waits for the
@@ -433,7 +407,7 @@ func TestTwoWriters(t *testing.T) {
 	for _, p := range pods {
 		p.startSidecar()
 		sc, addr := p.sidecar()
-		if err := waitReadyOrExit(sc, addr, 90*time.Second); err != nil {
+		if err := testenv.WaitReady(addr, 90*time.Second, sc); err != nil {
 			if st, ok := p.st(); ok && st.State == "behind_replica" {
 				// Held behind the replica (restored before the other copy's
 				// last sync): stopped, it releases the lease and exits 65.

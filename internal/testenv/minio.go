@@ -1,20 +1,18 @@
-// Package testenv runs the real parts tests and the demo need: a MinIO
-// server on a free 127.0.0.1 port with its own data directory, and the
-// project's binaries built once per test process.
+// Package testenv is the one test harness: it runs the real parts the
+// tests, the fault suite, the bench and the demo need (a MinIO server with
+// its own data directory, the project's binaries built once per test
+// process, processes whose output is read while they write, readiness
+// polling, free ports, the sidecar's /status) and holds the test app's one
+// row format.
 package testenv
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -30,12 +28,11 @@ const (
 
 // MinIO is a running MinIO server.
 type MinIO struct {
-	Endpoint string // http://127.0.0.1:PORT
-	Addr     string // 127.0.0.1:PORT
+	Endpoint string // http://ADDR
+	Addr     string // 127.0.0.1:PORT, or the address given to StartMinIOAt
 	DataDir  string
 	bin      string
-	cmd      *exec.Cmd
-	logs     *bytes.Buffer
+	proc     *Process // nil while stopped
 }
 
 // RepoRoot finds the module root by walking up from the working directory.
@@ -74,65 +71,62 @@ func Tool(name, envVar string) (string, error) {
 	return "", fmt.Errorf("testenv: %s not found (run `make tools`, or set %s)", name, envVar)
 }
 
-// StartMinIO starts MinIO with a data dir under dataDir and waits until it
-// answers its liveness check.
+// StartMinIO starts MinIO on a free 127.0.0.1 port with a data dir under
+// dataDir and waits until it answers its liveness check.
 func StartMinIO(dataDir string) (*MinIO, error) {
+	addr, err := FindFreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	return StartMinIOAt(dataDir, addr)
+}
+
+// StartMinIOAt is StartMinIO on a given address, for a test whose clients
+// cannot reach 127.0.0.1 (the cluster test's pods reach the node address).
+func StartMinIOAt(dataDir, addr string) (*MinIO, error) {
 	bin, err := Tool("minio", "MINIO_BIN")
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	m := &MinIO{bin: bin, DataDir: dataDir, Addr: "127.0.0.1:" + strconv.Itoa(port)}
-	m.Endpoint = "http://" + m.Addr
+	m := &MinIO{bin: bin, DataDir: dataDir, Addr: addr, Endpoint: "http://" + addr}
 	return m, m.Start()
 }
 
 // Start (re)starts the server on its address and data dir.
 func (m *MinIO) Start() error {
-	m.logs = &bytes.Buffer{}
-	cmd := exec.Command(m.bin, "server", "--quiet", "--address", m.Addr, m.DataDir)
-	cmd.Env = append(os.Environ(),
+	m.Stop() // a server that exited on its own still holds its Process
+	env := append(os.Environ(),
 		"MINIO_ROOT_USER="+AccessKey, "MINIO_ROOT_PASSWORD="+SecretKey,
 		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CI_CD=1")
-	cmd.Stdout, cmd.Stderr = m.logs, m.logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the test
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("testenv: start minio: %w", err)
+	p, err := StartProcess(m.bin, env, "server", "--quiet", "--address", m.Addr, m.DataDir)
+	if err != nil {
+		return fmt.Errorf("testenv: minio: %w", err)
 	}
-	m.cmd = cmd
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(m.Endpoint + "/minio/health/live")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
+	m.proc = p
+	if err := WaitHTTP(m.Endpoint+"/minio/health/live", 30*time.Second, p); err != nil {
+		m.Stop()
+		return fmt.Errorf("testenv: minio not ready: %w: %s", err, p.Output())
 	}
-	m.Stop()
-	return fmt.Errorf("testenv: minio did not become ready on %s: %s", m.Addr, m.logs.String())
+	return nil
 }
 
-// Stop stops the server (SIGTERM, then SIGKILL after 5 s).
+// Running reports whether the server was started, not stopped since, and
+// has not exited.
+func (m *MinIO) Running() bool {
+	if m.proc == nil {
+		return false
+	}
+	exited, _ := m.proc.Exited()
+	return !exited
+}
+
+// Stop stops the server (SIGTERM, then SIGKILL after 10 s).
 func (m *MinIO) Stop() {
-	if m.cmd == nil || m.cmd.Process == nil {
+	if m.proc == nil {
 		return
 	}
-	m.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { m.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		m.cmd.Process.Kill()
-		<-done
-	}
-	m.cmd = nil
+	m.proc.Terminate(10 * time.Second)
+	m.proc = nil
 }
 
 // Client returns a minio-go client with the root credentials.
@@ -162,13 +156,4 @@ func (m *MinIO) Env() []string {
 		env = append(env, "AWS_CA_BUNDLE="+systemCABundle)
 	}
 	return env
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }

@@ -2,43 +2,48 @@ package testenv
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
-	"net/http"
+	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
 )
 
-// Process is a long-running binary (the sidecar, a writer) under test.
+// Process is a long-running binary under test (the sidecar, a writer,
+// MinIO). Its output is collected in a LockedBuffer: os/exec writes it from
+// its own goroutine while tests read it.
 type Process struct {
 	cmd  *exec.Cmd
-	mu   sync.Mutex
-	out  bytes.Buffer
+	out  LockedBuffer
 	done chan struct{}
-	code int
+	code int // set before done is closed
 }
 
-// syncBuffer guards the output buffer shared by stdout and stderr.
-type syncBuffer struct{ p *Process }
-
-func (w syncBuffer) Write(b []byte) (int, error) {
-	w.p.mu.Lock()
-	defer w.p.mu.Unlock()
-	return w.p.out.Write(b)
-}
-
-// StartProcess starts bin with exactly env (plus PATH and HOME).
+// StartProcess starts bin with exactly env (plus PATH and HOME): a test
+// states every variable the binary sees, as an orchestrator does.
 func StartProcess(bin string, env []string, args ...string) (*Process, error) {
+	return StartProcessTee(nil, bin, env, args...)
+}
+
+// StartProcessTee is StartProcess that also copies the output to tee as it
+// is written (nil: nowhere), for a caller that shows it live (the bench).
+func StartProcessTee(tee io.Writer, bin string, env []string, args ...string) (*Process, error) {
 	p := &Process{done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
-	p.cmd.Stdout, p.cmd.Stderr = syncBuffer{p}, syncBuffer{p}
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	var w io.Writer = &p.out
+	if tee != nil {
+		w = io.MultiWriter(&p.out, tee)
+	}
+	// One writer for both streams: os/exec then calls it from one
+	// goroutine at a time, and the output keeps the process's order.
+	p.cmd.Stdout, p.cmd.Stderr = w, w
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the test
 	if err := p.cmd.Start(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("start %s: %w", filepath.Base(bin), err)
 	}
 	go func() {
 		p.cmd.Wait()
@@ -48,12 +53,8 @@ func StartProcess(bin string, env []string, args ...string) (*Process, error) {
 	return p, nil
 }
 
-// Output is everything the process printed so far.
-func (p *Process) Output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.String()
-}
+// Output is everything the process printed so far, stdout and stderr.
+func (p *Process) Output() string { return p.out.String() }
 
 // Pid is the process id.
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
@@ -68,34 +69,43 @@ func (p *Process) Exited() (bool, int) {
 	}
 }
 
-// Signal sends sig and waits up to timeout for the exit; it returns the
-// exit code (-1 when killed by a signal) or an error on timeout.
-func (p *Process) Signal(sig syscall.Signal, timeout time.Duration) (int, error) {
-	p.cmd.Process.Signal(sig)
+// Wait waits up to timeout for the process to exit and returns its exit
+// code (-1 when killed by a signal), or an error if it still runs.
+func (p *Process) Wait(timeout time.Duration) (int, error) {
 	select {
 	case <-p.done:
 		return p.code, nil
 	case <-time.After(timeout):
-		return 0, fmt.Errorf("%s did not exit within %s of %s", p.cmd.Path, timeout, sig)
+		return 0, fmt.Errorf("%s still running after %s", filepath.Base(p.cmd.Path), timeout)
 	}
 }
 
-// Kill ends the process with SIGKILL and waits for it.
+// Signal sends sig and waits up to timeout for the exit; it returns the
+// exit code (-1 when killed by a signal) or an error on timeout.
+func (p *Process) Signal(sig syscall.Signal, timeout time.Duration) (int, error) {
+	p.cmd.Process.Signal(sig)
+	code, err := p.Wait(timeout)
+	if err != nil {
+		return 0, fmt.Errorf("%s did not exit within %s of %s", filepath.Base(p.cmd.Path), timeout, sig)
+	}
+	return code, nil
+}
+
+// Terminate stops the process as an orchestrator does: SIGTERM, then
+// SIGKILL if it still runs after grace. It returns the exit code.
+func (p *Process) Terminate(grace time.Duration) int {
+	if code, err := p.Signal(syscall.SIGTERM, grace); err == nil {
+		return code
+	}
+	p.Kill()
+	return p.code
+}
+
+// Kill ends the process with SIGKILL and waits for it; on a process that
+// has already exited it only returns.
 func (p *Process) Kill() {
 	p.cmd.Process.Kill()
 	<-p.done
-}
-
-// GetJSON fetches url and decodes its JSON body into v; it returns the
-// HTTP status code.
-func GetJSON(url string, v any) (int, error) {
-	c := http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	return resp.StatusCode, json.NewDecoder(resp.Body).Decode(v)
 }
 
 // LockedBuffer collects a process's output for tests that read it while

@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -111,9 +112,19 @@ func Exec(tb testing.TB, timeout time.Duration, bin string, env []string, args .
 // FreeAddr returns a 127.0.0.1 address with a port free at the time of the call.
 func FreeAddr(tb testing.TB) string {
 	tb.Helper()
-	p, err := freePort()
+	addr, err := FindFreeAddr()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return "127.0.0.1:" + strconv.Itoa(p)
+	return addr
+}
+
+// FindFreeAddr is FreeAddr for callers without a test (the bench, MinIO).
+func FindFreeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("testenv: free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }

@@ -14,10 +14,10 @@ import (
 	"github.com/superfly/ltx"
 )
 
-// replicaLag returns, for each write committed at commits[id], the time
-// until the first L0 file holding it was uploaded; writes in no file are
-// left out. Rows say "write ID at", so a file's newest write is the largest
-// ID in its decoded pages.
+// replicaLag returns, for each write committed at commits[i] (row id i+1),
+// the time until the first L0 file holding it was uploaded; writes in no
+// file are left out. Rows are testenv's ("row ID x…"), so a file's newest
+// write is the largest ID in its decoded pages.
 func (e *env) replicaLag(ctx context.Context, prefix string, commits []time.Time) ([]float64, int, error) {
 	mc := e.m.Client()
 	type l0 struct {
@@ -47,8 +47,8 @@ func (e *env) replicaLag(ctx context.Context, prefix string, commits []time.Time
 	slices.SortFunc(files, func(a, b l0) int { return strings.Compare(a.key, b.key) })
 	var lags []float64
 	k := 0
-	for id, t := range commits {
-		for k < len(files) && files[k].maxID < id {
+	for i, t := range commits {
+		for k < len(files) && files[k].maxID < i+1 {
 			k++
 		}
 		if k == len(files) {
@@ -59,7 +59,8 @@ func (e *env) replicaLag(ctx context.Context, prefix string, commits []time.Time
 	return lags, len(files), nil
 }
 
-var writeRE = regexp.MustCompile(`write (\d+) at`)
+// writeRE finds a row's id in its body, testenv.Body.
+var writeRE = regexp.MustCompile(`row (\d+) `)
 
 // newestWrite decodes an LTX file and returns the largest write ID in its pages (-1 if none).
 func newestWrite(r io.Reader) (int, error) {

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"fmt"
 	"log"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,8 +13,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
 )
 
 // SidecarCase is the replicate binary under load.
@@ -92,43 +92,33 @@ func benchSidecar(ctx context.Context, e *env) (*SidecarCase, error) {
 
 // sidecar is a running replicate binary.
 type sidecar struct {
-	cmd     *exec.Cmd
+	*testenv.Process
 	metrics string
 	prefix  string
 }
 
+// startSidecar starts replicate on dbPath; its log (LOG_LEVEL=warn) goes to
+// the bench's stderr as it comes.
 func (e *env) startSidecar(dbPath, prefix string) (*sidecar, error) {
-	addr := freeAddr()
-	cmd := exec.Command(filepath.Join(filepath.Dir(e.restore), "replicate"))
-	cmd.Env = append(e.m.Env(), "HOME="+os.Getenv("HOME"), "DB_PATH="+dbPath, "REPLICA_URL=s3://"+e.bucket+"/"+prefix,
-		"METRICS_ADDR="+addr, "SYNC_INTERVAL="+syncInterval.String(), "LOG_LEVEL=warn")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	addr, err := testenv.FindFreeAddr()
+	if err != nil {
 		return nil, err
 	}
-	sc := &sidecar{cmd: cmd, metrics: "http://" + addr + "/metrics", prefix: prefix}
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get(sc.metrics); err == nil {
-			resp.Body.Close()
-			return sc, nil
-		}
+	p, err := testenv.StartProcessTee(os.Stderr, filepath.Join(filepath.Dir(e.restore), "replicate"),
+		append(e.m.Env(), "DB_PATH="+dbPath, "REPLICA_URL=s3://"+e.bucket+"/"+prefix,
+			"METRICS_ADDR="+addr, "SYNC_INTERVAL="+syncInterval.String(), "LOG_LEVEL=warn"))
+	if err != nil {
+		return nil, err
 	}
-	sc.stop()
-	return nil, fmt.Errorf("replicate did not serve %s within 20 s", sc.metrics)
+	sc := &sidecar{Process: p, metrics: "http://" + addr + "/metrics", prefix: prefix}
+	if err := testenv.WaitHTTP(sc.metrics, 20*time.Second, p); err != nil {
+		sc.stop()
+		return nil, fmt.Errorf("replicate: %w", err)
+	}
+	return sc, nil
 }
 
-func (s *sidecar) stop() {
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		s.cmd.Process.Kill()
-		<-done
-	}
-}
+func (s *sidecar) stop() { s.Terminate(30 * time.Second) }
 
 // lag reads litestream_sidecar_replica_lag_seconds; ok is false if absent.
 func (s *sidecar) lag() (float64, bool) {
@@ -147,16 +137,9 @@ func (s *sidecar) lag() (float64, bool) {
 	return 0, false
 }
 
-// openApp opens a database as an app does: WAL, one writer.
-func openApp(path string) (*sql.DB, error) {
-	db, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=5000")
-	if err != nil {
-		return nil, err
-	}
-	db.SetMaxOpenConns(1)
-	_, err = db.Exec(`CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, body TEXT, blob BLOB)`)
-	return db, err
-}
+// openApp opens a database as the test app does (testenv's: WAL, one
+// writer, one row format), with synchronous=NORMAL as apps commonly run.
+func openApp(path string) (*sql.DB, error) { return testenv.OpenAppDB(path, "NORMAL") }
 
 // lagRun writes at rate for d with the sidecar running and samples lag,
 // RSS and CPU. Rate 0 is the idle measurement.
@@ -182,7 +165,7 @@ func (e *env) lagRun(ctx context.Context, rate int, d time.Duration) (LagRow, fl
 	time.Sleep(3 * syncInterval) // first sync and snapshot out of the way
 	log.Printf("sidecar: %d writes/s for %s", rate, d)
 
-	cpu0 := procCPU(sc.cmd.Process.Pid)
+	cpu0 := procCPU(sc.Pid())
 	start := time.Now()
 	var samples []float64
 	var commits []time.Time
@@ -192,7 +175,8 @@ func (e *env) lagRun(ctx context.Context, rate int, d time.Duration) (LagRow, fl
 	for time.Since(start) < d {
 		<-tick.C
 		for want := int(float64(rate) * time.Since(start).Seconds()); done < want; done++ {
-			if _, err := db.Exec(`INSERT INTO items (body) VALUES (?)`, fmt.Sprintf("write %d at %d", done, time.Now().UnixNano())); err != nil {
+			// Row id done+1: replicaLag finds it by its body in the L0 files.
+			if err := testenv.Insert(db, done+1, testenv.Body(done+1)); err != nil {
 				tick.Stop()
 				return LagRow{}, 0, 0, err
 			}
@@ -207,10 +191,10 @@ func (e *env) lagRun(ctx context.Context, rate int, d time.Duration) (LagRow, fl
 	}
 	tick.Stop()
 	elapsed := time.Since(start)
-	cpu := (procCPU(sc.cmd.Process.Pid) - cpu0) / elapsed.Seconds() * 100
-	rss := procRSS(sc.cmd.Process.Pid, "VmHWM")
+	cpu := (procCPU(sc.Pid()) - cpu0) / elapsed.Seconds() * 100
+	rss := procRSS(sc.Pid(), "VmHWM")
 	if rate == 0 {
-		rss = procRSS(sc.cmd.Process.Pid, "VmRSS")
+		rss = procRSS(sc.Pid(), "VmRSS")
 	}
 	row := LagRow{Rate: rate, Achieved: float64(done) / elapsed.Seconds(), MetricSamples: len(samples)}
 	row.MetricP50, row.MetricP99, row.MetricMax = pct(samples, 0.5), pct(samples, 0.99), pct(samples, 1)
@@ -250,7 +234,7 @@ func (e *env) writeCost(ctx context.Context, d time.Duration) (WriteCost, error)
 		}
 		start, n := time.Now(), 0
 		for ; time.Since(start) < d; n++ {
-			if _, err := db.Exec(`INSERT INTO items (body) VALUES (?)`, fmt.Sprintf("write %d", n)); err != nil {
+			if err := testenv.Insert(db, n+1, testenv.Body(n+1)); err != nil {
 				return 0, err
 			}
 		}
@@ -348,13 +332,4 @@ func procRSS(pid int, field string) float64 {
 		}
 	}
 	return 0
-}
-
-func freeAddr() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

@@ -1,15 +1,15 @@
 // Command writer is the app of the fault suite: it commits numbered
-// transactions (one row each, n = 1, 2, 3, …) to DB_PATH and prints
-// "committed N" after each commit returns, so a test that kills it knows
-// which transactions were acknowledged. On start it continues after the
-// highest n already in the database. SIGTERM or SIGINT stops it between
+// transactions (one row each, id = 1, 2, 3, …, in the test app's row
+// format, testenv's) to DB_PATH and prints "committed N" after each commit
+// returns, so a test that kills it knows which transactions were
+// acknowledged. On start it continues after the highest id already in the
+// database. SIGTERM or SIGINT stops it between
 // two commits with exit 0, so a test can read a database whose every
 // transaction was acknowledged; SIGKILL is the crash.
 package main
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"os"
 	"os/signal"
@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3"
+	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
 )
 
 func main() {
@@ -33,17 +33,13 @@ func run() error {
 	if rate <= 0 {
 		rate = 200
 	}
-	db, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000")
+	db, err := testenv.OpenAppDB(path, "FULL")
 	if err != nil {
 		return err
 	}
-	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS seq (n INTEGER PRIMARY KEY, at TEXT NOT NULL)`); err != nil {
-		return err
-	}
-	var n int64
-	if err := db.QueryRow(`SELECT coalesce(max(n), 0) FROM seq`).Scan(&n); err != nil {
-		return err
+	var n int
+	if err := db.QueryRow(`SELECT coalesce(max(id), 0) FROM items`).Scan(&n); err != nil {
+		return fmt.Errorf("last id: %w", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -56,8 +52,8 @@ func run() error {
 		case <-tick.C:
 		}
 		n++
-		if _, err := db.Exec(`INSERT INTO seq (n, at) VALUES (?, ?)`, n, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
-			return fmt.Errorf("commit %d: %w", n, err)
+		if err := testenv.Insert(db, n, testenv.Body(n)); err != nil {
+			return err
 		}
 		fmt.Printf("committed %d\n", n)
 	}
