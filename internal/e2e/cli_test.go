@@ -14,6 +14,7 @@ import (
 func TestConfigErrors(t *testing.T) {
 	bins := testenv.Binaries(t)
 	creds := []string{"AWS_ACCESS_KEY_ID=" + testenv.AccessKey, "AWS_SECRET_ACCESS_KEY=" + testenv.SecretKey}
+	dir := t.TempDir()
 	for _, tc := range []struct {
 		name string
 		env  []string
@@ -25,6 +26,8 @@ func TestConfigErrors(t *testing.T) {
 		{"unreadable _FILE", []string{"DB_PATH=/tmp/x/app.db", "REPLICA_URL=s3://backups/app", "AWS_ACCESS_KEY_ID=" + testenv.AccessKey, "AWS_SECRET_ACCESS_KEY_FILE=/nonexistent/" + "secret"}, nil, "AWS_SECRET_ACCESS_KEY_FILE"},
 		{"bad flag value", append(creds, "REPLICA_URL=s3://backups/app"), []string{"--db-path=/tmp/x/app.db", "--log-format=xml"}, "LOG_FORMAT"},
 		{"unknown flag", creds, []string{"--no-such-flag"}, "no-such-flag"},
+		{"DB_PATH an existing directory", append(creds, "REPLICA_URL=s3://backups/app", "DB_PATH="+dir), nil, `invalid DB_PATH: "` + dir + `" names a directory`},
+		{"DB_PATH two files of one name", append(creds, "REPLICA_URL=s3://backups/app", "DB_PATH=/a/app.db,/b/app.db"), nil, `invalid DB_PATH: "/a/app.db" and "/b/app.db" have the same file name`},
 	} {
 		for _, bin := range []string{"restore", "replicate"} {
 			t.Run(bin+"/"+tc.name, func(t *testing.T) {
@@ -43,6 +46,24 @@ func TestConfigErrors(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestOtherBinarysSettings: one ConfigMap serves both containers, so a
+// value only replicate uses never stops restore (and the other way round),
+// while a bad value of a binary's own setting says what it accepts.
+func TestOtherBinarysSettings(t *testing.T) {
+	bins := testenv.Binaries(t)
+	env := []string{"DB_PATH=" + filepath.Join(t.TempDir(), "app.db"), "REPLICA_URL=file://" + t.TempDir(),
+		"SYNC_INTERVAL=abc", "LEASE=maybe", "RESTORE_OWNER=app"}
+	r := testenv.Exec(t, 30*time.Second, filepath.Join(bins, "restore"), append(env[:4:4], "LEASE=maybe"))
+	if r.Code != 0 {
+		t.Fatalf("restore refused replicate's settings: exit %d: %s", r.Code, r.Stderr)
+	}
+	r = testenv.Exec(t, 30*time.Second, filepath.Join(bins, "replicate"), env)
+	if r.Code != 64 || !strings.Contains(r.Stderr, `invalid SYNC_INTERVAL: "abc" is not a duration; use a number with a unit (ms, s, m, h), e.g. 1s`) ||
+		!strings.Contains(r.Stderr, `invalid LEASE: "maybe" is not true or false`) || strings.Contains(r.Stderr, "RESTORE_OWNER") {
+		t.Fatalf("replicate: exit %d, want 64 naming its own two bad settings and not restore's: %s", r.Code, r.Stderr)
 	}
 }
 

@@ -70,3 +70,33 @@ func TestDatabasesInvalid(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnSettingsOnly: one ConfigMap serves both containers, so each
+// binary refuses only bad values of its own settings, and says what it
+// accepts instead of quoting the parser.
+func TestOwnSettingsOnly(t *testing.T) {
+	other := []string{"DB_PATH=/data/app.db", "REPLICA_URL=s3://backups/app", "SYNC_INTERVAL=abc", "LEASE=maybe", "RESTORE_TIMEOUT=soon"}
+	if _, err := load(t, config.Restore, other[:4]); err != nil {
+		t.Fatalf("restore refused replicate's settings: %v", err)
+	}
+	if _, err := load(t, config.Replicate, append(other[:2:2], "RESTORE_TIMEOUT=soon", "RESTORE_OWNER=app")); err != nil {
+		t.Fatalf("replicate refused restore's settings: %v", err)
+	}
+	_, err := load(t, config.Replicate, other)
+	for _, want := range []string{
+		`invalid SYNC_INTERVAL: "abc" is not a duration; use a number with a unit (ms, s, m, h), e.g. 1s`,
+		`invalid LEASE: "maybe" is not true or false`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("replicate with bad values of its own: %v; want %q", err, want)
+		}
+	}
+	for _, internal := range []string{"strconv", "ParseBool", "time: invalid"} {
+		if strings.Contains(err.Error(), internal) {
+			t.Fatalf("the message shows Go internals (%s): %v", internal, err)
+		}
+	}
+	if _, err := load(t, config.Restore, other); err == nil || !strings.Contains(err.Error(), `invalid RESTORE_TIMEOUT: "soon" is not a duration`) {
+		t.Fatalf("restore with a bad RESTORE_TIMEOUT: %v", err)
+	}
+}

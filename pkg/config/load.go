@@ -100,9 +100,17 @@ func (l *Loader) Load(environ []string, mode Mode) (*Config, error) {
 		return nil, sysexit.New(sysexit.Usage, errors.Join(errs...))
 	}
 
+	// Each binary reads only its own settings: one ConfigMap serves both
+	// containers, and a value only the other binary uses is not this one's
+	// to refuse (its --help does not list it either).
+	for _, s := range settings {
+		if s.modes&mode == 0 {
+			delete(vars, s.env)
+		}
+	}
 	var cfg Config
 	if err := env.ParseWithOptions(&cfg, env.Options{Environment: vars}); err != nil {
-		return nil, sysexit.New(sysexit.Usage, translate(err))
+		return nil, sysexit.New(sysexit.Usage, translate(err, vars))
 	}
 	if cfg.S3CAFile == "" {
 		cfg.S3CAFile = cfg.AWSCABundle
@@ -166,7 +174,7 @@ func readSecretFile(path string) (string, error) {
 
 // translate turns caarlos0/env's errors, which name struct fields, into
 // errors that name the variable.
-func translate(err error) error {
+func translate(err error, vars map[string]string) error {
 	var agg env.AggregateError
 	if !errors.As(err, &agg) {
 		return err
@@ -176,13 +184,32 @@ func translate(err error) error {
 		var pe env.ParseError
 		if errors.As(e, &pe) {
 			if s, ok := settingByField(pe.Name); ok {
-				out = append(out, &Error{Name: s.env, Reason: fmt.Sprintf("not a valid %s: %s", s.typeName, short(pe.Err.Error()))})
+				out = append(out, &Error{Name: s.env, Reason: accepted(s, vars[s.env])})
 				continue
 			}
 		}
 		out = append(out, e)
 	}
 	return errors.Join(out...)
+}
+
+// accepted says what a setting of s's type accepts, with an example,
+// instead of the parser's own words (strconv.ParseBool: parsing …).
+func accepted(s setting, got string) string {
+	switch s.typeName {
+	case "duration":
+		return fmt.Sprintf("%q is not a duration; use a number with a unit (ms, s, m, h), e.g. %s", short(got), s.defOr("30s"))
+	case "bool":
+		return fmt.Sprintf("%q is not true or false", short(got))
+	}
+	return fmt.Sprintf("%q is not accepted", short(got))
+}
+
+func (s setting) defOr(example string) string {
+	if s.def != "" {
+		return s.def
+	}
+	return example
 }
 
 // short abbreviates text quoted in an error to keep the error one
