@@ -56,6 +56,13 @@ func TestLeaseSingleWriter(t *testing.T) {
 	if _, body := b.Get("/metrics"); !strings.Contains(body, "litestream_sidecar_lease_held 0") {
 		t.Fatal("waiting sidecar does not report lease_held 0")
 	}
+	// A third one, stopped while it waits, exits 75 and does not claim to
+	// release a lease it never held.
+	c := startSidecar(t, env)
+	c.waitFor(t, 30*time.Second, "waiting for the lease", func(s telemetry.Status) bool { return s.State == "waiting_for_lease" })
+	if code := c.Stop(t, 20*time.Second); code != 75 || strings.Contains(c.Output(), "lease released") {
+		t.Fatalf("a sidecar stopped while waiting for the lease: exit %d (want 75), and it must not log \"lease released\": %s", code, c.Output())
+	}
 
 	if code := a.Stop(t, 40*time.Second); code != 0 {
 		t.Fatalf("first sidecar exit %d: %s", code, a.Output())

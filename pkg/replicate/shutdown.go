@@ -50,7 +50,7 @@ func (r *runner) shutdown(ctx context.Context, srv *telemetry.Server) error {
 	if r.stopKeep != nil {
 		r.stopKeep() // no renewal may race the release
 	}
-	if r.lease != nil && !r.leaseLost {
+	if r.holdsLease() && !r.leaseLost {
 		if err := r.lease.Release(sctx); err != nil {
 			logger.Warn("lease not released; it runs out by itself", "error", err.Error(), "ttl", lease.TTL.String())
 		} else {
@@ -64,4 +64,15 @@ func (r *runner) shutdown(ctx context.Context, srv *telemetry.Server) error {
 		errs = append(errs, fmt.Errorf("metrics server shutdown: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// holdsLease reports whether this sidecar took the lease (and has not
+// lost it): one that never got it (another holder, a wrong secret) has
+// nothing to release, and must not say it released it.
+func (r *runner) holdsLease() bool {
+	if r.lease == nil {
+		return false
+	}
+	_, _, ours := r.lease.Held()
+	return ours
 }
