@@ -238,6 +238,9 @@ func TestRestoreVerify(t *testing.T) {
 				Name string `json:"name"`
 				Rows int    `json:"rows"`
 			} `json:"tables"`
+			Internal []struct {
+				Name string `json:"name"`
+			} `json:"internal_tables"`
 		} `json:"database"`
 	}
 	if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil {
@@ -252,8 +255,16 @@ func TestRestoreVerify(t *testing.T) {
 	}) bool {
 		return tb.Name == "items"
 	})
-	if i < 0 || rep.Database.Tables[i].Rows != len(last.Rows) {
-		t.Fatalf("tables %+v, want items with %d rows", rep.Database.Tables, len(last.Rows))
+	if i < 0 || rep.Database.Tables[i].Rows != len(last.Rows) || len(rep.Database.Tables) != 1 {
+		t.Fatalf("tables %+v, want items with %d rows and nothing else of the app's", rep.Database.Tables, len(last.Rows))
+	}
+	// Litestream's own tables are in the file, reported apart.
+	var own []string
+	for _, tb := range rep.Database.Internal {
+		own = append(own, tb.Name)
+	}
+	if !slices.Contains(own, "_litestream_seq") || !slices.Contains(own, "_litestream_lock") {
+		t.Fatalf("internal tables %v, want Litestream's _litestream_seq and _litestream_lock apart from the app's", own)
 	}
 	if got := rows(t, out); !slices.Equal(got, last.Rows) {
 		t.Fatalf("--output copy has %d rows, want %d", len(got), len(last.Rows))

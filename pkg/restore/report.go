@@ -130,5 +130,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	for _, t := range d.Tables {
 		fmt.Fprintf(tw, "  %s\t%d rows\n", t.Name, t.Rows)
 	}
+	if len(d.Internal) > 0 {
+		fmt.Fprintf(tw, "SQLite's and Litestream's own:\t%d\n", len(d.Internal))
+		for _, t := range d.Internal {
+			fmt.Fprintf(tw, "  %s\t%d rows\n", t.Name, t.Rows)
+		}
+	}
 	return tw.Flush()
 }

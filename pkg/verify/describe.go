@@ -18,13 +18,21 @@ type Description struct {
 	SizeBytes int64   `json:"size_bytes"`
 	PageSize  int64   `json:"page_size"`
 	PageCount int64   `json:"page_count"`
-	Tables    []Table `json:"tables"`
+	Tables    []Table `json:"tables"` // the app's
+	// Internal are the tables SQLite (sqlite_*) and Litestream
+	// (_litestream_lock, _litestream_seq) keep in the file: listed apart,
+	// so that an operator comparing with the app sees everything the file
+	// holds without taking them for the app's.
+	Internal []Table `json:"internal_tables,omitempty"`
+}
+
+// internal reports whether a table is SQLite's or Litestream's own.
+func internal(name string) bool {
+	return strings.HasPrefix(name, "sqlite_") || strings.HasPrefix(name, "_litestream_")
 }
 
 // Describe reads the size, page geometry and every table's row count of the
-// database at path, read-only. Internal tables (sqlite_*, and the
-// _litestream_* tables Litestream adds) are listed too: an operator
-// comparing against the app should see everything the file holds.
+// database at path, read-only.
 func Describe(ctx context.Context, path string) (Description, error) {
 	var d Description
 	st, err := os.Stat(path)
@@ -67,7 +75,11 @@ func Describe(ctx context.Context, path string) (Description, error) {
 		if err := db.QueryRowContext(ctx, q).Scan(&t.Rows); err != nil {
 			return d, fmt.Errorf("%w: count %s: %v", ErrCorrupt, n, err)
 		}
-		d.Tables = append(d.Tables, t)
+		if internal(n) {
+			d.Internal = append(d.Internal, t)
+		} else {
+			d.Tables = append(d.Tables, t)
+		}
 	}
 	return d, nil
 }

@@ -108,3 +108,34 @@ func TestDescribe(t *testing.T) {
 		t.Fatalf("tables %v, want t=301 and we\"ird=151", got)
 	}
 }
+
+// TestDescribeInternalApart: Litestream's _litestream_* tables (and
+// SQLite's sqlite_*) are reported apart from the app's.
+func TestDescribeInternalApart(t *testing.T) {
+	path := makeDB(t, 3)
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`CREATE TABLE _litestream_seq (id INTEGER PRIMARY KEY, seq INTEGER)`, `CREATE TABLE _litestream_lock (id INTEGER)`,
+		`CREATE TABLE x (id INTEGER PRIMARY KEY AUTOINCREMENT)`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	d, err := verify.Describe(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var app, own []string
+	for _, tb := range d.Tables {
+		app = append(app, tb.Name)
+	}
+	for _, tb := range d.Internal {
+		own = append(own, tb.Name)
+	}
+	if strings.Join(app, ",") != `t,we"ird,x` || strings.Join(own, ",") != "_litestream_lock,_litestream_seq,sqlite_sequence" {
+		t.Fatalf("app tables %v, internal %v; want the app's apart from SQLite's and Litestream's", app, own)
+	}
+}
