@@ -143,6 +143,17 @@ func TestRestorePointInTime(t *testing.T) {
 		r := runRestore(t, s.restoreEnv(dbPath), "--txid="+strconv.FormatUint(uint64(last.TXID)+1000, 10))
 		assertFailed(t, r, 65, dbPath)
 	})
+	// A time before the oldest snapshot: the line names what can be
+	// restored, not only "transaction not available".
+	t.Run("timestamp before the oldest backup", func(t *testing.T) {
+		dbPath := filepath.Join(t.TempDir(), "app.db")
+		r := runRestore(t, s.restoreEnv(dbPath), "--timestamp=2001-01-01T00:00:00Z")
+		assertFailed(t, r, 65, dbPath)
+		want := fmt.Sprintf("it can restore from %s", s.points[0].At.UTC().Format("2006-01-02T"))
+		if !strings.Contains(r.Stderr, want) || !strings.Contains(r.Stderr, "(txid "+last.TXID.String()+")") {
+			t.Fatalf("the error does not name the restorable span (want %q… to txid %s): %s", want, last.TXID, r.Stderr)
+		}
+	})
 }
 
 // TestRestoreExistingAndStale: a healthy database whose position equals the

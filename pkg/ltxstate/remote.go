@@ -96,3 +96,25 @@ func trailerSum(b []byte) (ltx.Checksum, error) {
 	}
 	return tr.FileChecksum, nil
 }
+
+// Span returns what a point-in-time restore can reach: the oldest snapshot
+// (nothing before it can be restored) and the newest file on the replica;
+// nil when there is none.
+func Span(ctx context.Context, client litestream.ReplicaClient) (oldest, newest *ltx.FileInfo, err error) {
+	itr, err := client.LTXFiles(ctx, litestream.SnapshotLevel, 0, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	for itr.Next() {
+		if it := itr.Item(); oldest == nil || it.MaxTXID < oldest.MaxTXID {
+			info := *it
+			info.Level = litestream.SnapshotLevel
+			oldest = &info
+		}
+	}
+	if err := errors.Join(itr.Err(), itr.Close()); err != nil {
+		return nil, nil, err
+	}
+	newest, err = Tip(ctx, client)
+	return oldest, newest, err
+}

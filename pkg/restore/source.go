@@ -16,6 +16,7 @@ import (
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/config"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/engine"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxrestore"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxstate"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
 )
 
@@ -94,7 +95,7 @@ func openSource(ctx context.Context, cfg *config.Config, logger *slog.Logger, ta
 	plan, err := litestream.CalcRestorePlan(ctx, src.client, target.TXID, target.Timestamp, logger)
 	if err != nil {
 		if errors.Is(err, litestream.ErrTxNotAvailable) && (target.TXID != 0 || !target.Timestamp.IsZero()) {
-			return nil, sysexit.New(sysexit.DataErr, fmt.Errorf("replica %s has no backup for the requested point in time (%s): %w", src.url, target, err))
+			return nil, sysexit.New(sysexit.DataErr, fmt.Errorf("replica %s has no backup for the requested point in time (%s)%s: %w", src.url, target, reachable(ctx, src.client), err))
 		}
 		return nil, classifyRestore(ctx, fmt.Errorf("restore plan from %s: %w", src.url, err), sysexit.DataErr)
 	}
@@ -105,6 +106,17 @@ func openSource(ctx context.Context, cfg *config.Config, logger *slog.Logger, ta
 		src.size += fi.Size
 	}
 	return src, nil
+}
+
+// reachable says what a point-in-time restore of client can reach, for a
+// target outside it ("" when the replica cannot say).
+func reachable(ctx context.Context, client litestream.ReplicaClient) string {
+	oldest, newest, err := ltxstate.Span(ctx, client)
+	if err != nil || oldest == nil || newest == nil {
+		return ""
+	}
+	return fmt.Sprintf("; it can restore from %s (txid %s, its oldest snapshot) to %s (txid %s)",
+		oldest.CreatedAt.UTC().Format(time.RFC3339), oldest.MaxTXID, newest.CreatedAt.UTC().Format(time.RFC3339), newest.MaxTXID)
 }
 
 func (t Target) String() string {
