@@ -37,9 +37,9 @@ func TestRestoreUnreachable(t *testing.T) {
 			held = append(held, c)
 		}
 	}()
-	for _, tc := range []struct{ name, addr string }{
-		{"closed port", testenv.FreeAddr(t)},
-		{"accepts but never answers", silent.Addr().String()},
+	for _, tc := range []struct{ name, addr, cause string }{
+		{"closed port", testenv.FreeAddr(t), "connection refused"},
+		{"accepts but never answers", silent.Addr().String(), "context deadline exceeded"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dbPath := filepath.Join(t.TempDir(), "app.db")
@@ -50,6 +50,14 @@ func TestRestoreUnreachable(t *testing.T) {
 			assertFailed(t, r, 69, dbPath)
 			if r.Duration > timeout+10*time.Second {
 				t.Fatalf("run took %s, want about RESTORE_TIMEOUT (%s)", r.Duration, timeout)
+			}
+			// The line kubectl describe shows names the setting, the
+			// endpoint and the last real cause.
+			line := lastLine(r.Stderr)
+			for _, want := range []string{"RESTORE_TIMEOUT=3s", "S3 endpoint http://" + tc.addr, tc.cause} {
+				if !strings.Contains(line, want) {
+					t.Fatalf("the error line lacks %q: %s", want, line)
+				}
 			}
 		})
 	}

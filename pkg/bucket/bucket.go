@@ -36,8 +36,18 @@ type Store struct {
 	Prefix string // without trailing slash
 }
 
+// Option adjusts the minio-go client New builds.
+type Option func(*minio.Options)
+
+// OneAttempt turns off minio-go's own retries (10 attempts by default),
+// for callers that retry themselves, log each attempt and must report the
+// last real cause (a refused connection, DNS, TLS): retries inside
+// minio-go run until the deadline and leave only "context deadline
+// exceeded".
+func OneAttempt(o *minio.Options) { o.MaxRetries = 1 }
+
 // New builds a minio-go client for cfg. It does not connect.
-func New(cfg *config.Config) (*Store, error) {
+func New(cfg *config.Config, opts ...Option) (*Store, error) {
 	tlsenv.Apply(cfg.S3CAFile)
 	loc := cfg.Location()
 	if loc.Scheme != "s3" {
@@ -68,18 +78,25 @@ func New(cfg *config.Config) (*Store, error) {
 			&credentials.EnvAWS{}, &credentials.FileAWSCredentials{}, &credentials.IAM{},
 		})
 	}
-	c, err := minio.New(host, &minio.Options{
+	mo := &minio.Options{
 		Creds:        creds,
 		Secure:       secure,
 		Transport:    tr,
 		Region:       cfg.S3Region,
 		BucketLookup: lookup,
-	})
+	}
+	for _, o := range opts {
+		o(mo)
+	}
+	c, err := minio.New(host, mo)
 	if err != nil {
 		return nil, sysexit.Errorf(sysexit.Usage, "invalid S3_ENDPOINT: %v", err)
 	}
 	return &Store{Client: c, Bucket: loc.Bucket, Prefix: loc.Prefix}, nil
 }
+
+// Endpoint is the S3 endpoint the store talks to, for error lines.
+func (s *Store) Endpoint() string { return s.Client.EndpointURL().String() }
 
 // Classify wraps err, from a minio-go call, with its class and exit code.
 func Classify(err error) error {

@@ -44,17 +44,21 @@ const (
 // ctx ends. Denied and missing-bucket answers are final and not retried.
 func (s *Store) Preflight(ctx context.Context, logger *slog.Logger) (Contents, error) {
 	backoff := minBackoff
+	var last error // the last failure that was not the deadline: its cause
 	for attempt := 1; ; attempt++ {
 		c, err := s.probe(ctx)
 		if err == nil || !Retryable(err) {
 			return c, err
+		}
+		if ctx.Err() == nil || last == nil {
+			last = err
 		}
 		logger.Warn("replica not reachable yet, retrying", "attempt", attempt, "error", err.Error(), "backoff", backoff)
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return Contents{}, sysexit.New(sysexit.Unavailable, fmt.Errorf("deadline passed after %d attempts: %w", attempt, err))
+			return Contents{}, sysexit.New(sysexit.Unavailable, fmt.Errorf("no answer from S3 endpoint %s within the deadline (%d attempts); last: %w", s.Endpoint(), attempt, last))
 		case <-t.C:
 		}
 		backoff = min(backoff*2, maxBackoff)
@@ -132,7 +136,7 @@ func (s *Store) hasLTX(ctx context.Context) (bool, error) {
 // classifyCtx classifies err, naming the deadline when it is why we failed.
 func (s *Store) classifyCtx(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
-		return sysexit.New(sysexit.Unavailable, fmt.Errorf("%w: %v", ErrUnreachable, ctx.Err()))
+		return sysexit.New(sysexit.Unavailable, fmt.Errorf("%w: %s", ErrUnreachable, sysexit.OneLine(err)))
 	}
 	return Classify(err)
 }

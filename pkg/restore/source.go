@@ -66,7 +66,7 @@ func openSource(ctx context.Context, cfg *config.Config, logger *slog.Logger, ta
 	if loc.Scheme == "file" {
 		src.contents, err = bucket.LocalContents(loc.Dir)
 	} else {
-		if src.store, err = bucket.New(cfg); err != nil {
+		if src.store, err = bucket.New(cfg, bucket.OneAttempt); err != nil { // Preflight retries
 			return nil, err
 		}
 		src.contents, err = src.store.Preflight(ctx, logger)

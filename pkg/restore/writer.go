@@ -32,13 +32,14 @@ func awaitWriter(ctx context.Context, cfg *config.Config, logger *slog.Logger) e
 	if cfg.Location().Scheme != "s3" {
 		return nil // file:// replicas have no lease
 	}
-	store, err := bucket.New(cfg)
+	store, err := bucket.New(cfg, bucket.OneAttempt) // this loop retries, and keeps the cause
 	if err != nil {
 		return err
 	}
 	url := cfg.Location().String()
 	start := time.Now()
 	var failingSince, lastLog time.Time
+	var last error // the last read failure that was not the deadline
 	waiting := false
 	for {
 		attempt := time.Now()
@@ -53,8 +54,11 @@ func awaitWriter(ctx context.Context, cfg *config.Config, logger *slog.Logger) e
 			if failingSince.IsZero() {
 				failingSince = attempt
 			}
+			if rctx.Err() == nil || last == nil {
+				last = err
+			}
 			if now.Sub(failingSince) >= cfg.RestoreTimeout {
-				return sysexit.New(sysexit.Unavailable, fmt.Errorf("RESTORE_TIMEOUT=%s passed reading the lease of %s: %w", cfg.RestoreTimeout, url, err))
+				return sysexit.New(sysexit.Unavailable, fmt.Errorf("RESTORE_TIMEOUT=%s passed reading the lease of %s from S3 endpoint %s; last: %w", cfg.RestoreTimeout, url, store.Endpoint(), last))
 			}
 			logger.Warn("cannot read the replica's lease yet, retrying", "error", err.Error())
 		case !doc.Live(now):
