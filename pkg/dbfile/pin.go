@@ -93,19 +93,30 @@ func (p *Pin) Release() {
 	p.tx, p.db = nil, nil
 }
 
-// walMode reads the database header's file format versions (bytes 18 and
-// 19): 2 means WAL.
-func walMode(dbPath string) bool {
+// walMode reports whether the database header's file format versions
+// (bytes 18 and 19) say WAL (2).
+func walMode(dbPath string) bool { return JournalMode(dbPath) == "wal" }
+
+// JournalMode reads the journal mode the database file's header records:
+// "wal", "rollback" (DELETE, TRUNCATE, PERSIST…; format version 1), or ""
+// when the file is empty or unreadable (the app has not written yet).
+func JournalMode(dbPath string) string {
 	f, err := os.Open(dbPath)
 	if err != nil {
-		return false
+		return ""
 	}
 	defer f.Close()
 	var b [20]byte
 	if _, err := io.ReadFull(f, b[:]); err != nil {
-		return false
+		return ""
 	}
-	return b[18] == 2 && b[19] == 2
+	switch {
+	case b[18] == 2 && b[19] == 2:
+		return "wal"
+	case b[18] == 1 && b[19] == 1:
+		return "rollback"
+	}
+	return ""
 }
 
 // hasLocalState reports whether Litestream has a local position to

@@ -187,6 +187,12 @@ func (r *runner) start(ctx context.Context) error {
 	if err := dbfile.CheckHeader(cfg.DBPath); err != nil {
 		return err
 	}
+	if dbfile.JournalMode(cfg.DBPath) == "rollback" {
+		// Litestream needs WAL and switches the file to it when it opens
+		// it; the app's own PRAGMA journal_mode=DELETE then fails with
+		// "database is locked" while the sidecar runs (docs/operations.md).
+		logger.Warn("the database is in rollback-journal mode: Litestream switches it to WAL to replicate it, and it stays in WAL while the sidecar runs", "journal_mode", "rollback")
+	}
 	fi, err := os.Stat(cfg.DBPath)
 	if err != nil {
 		return fmt.Errorf("stat %s: %w", cfg.DBPath, err)
