@@ -99,6 +99,9 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Ta
 		return proveNew(ctx, cfg, logger, src)
 	}
 	src.limits = lim
+	if err := checkSpace(ctx, src, cfg.DBPath); err != nil {
+		return Result{}, err
+	}
 
 	tmp, err := newTempPath(cfg.DBPath)
 	if err != nil {

@@ -1,0 +1,77 @@
+package restore
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/superfly/ltx"
+	"golang.org/x/sys/unix"
+
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
+)
+
+// spareBytes is what an install needs beside the database itself: the
+// marker, the directory entries, SQLite's first -wal and -shm pages.
+const spareBytes = 1 << 20
+
+// checkSpace refuses, at once and before any download, a restore whose
+// database cannot fit on DB_PATH's filesystem: failing after writing
+// gigabytes wastes the whole RESTORE_TIMEOUT and says less. The size is
+// the plan's last file's header (page size × pages), one ranged read. A
+// plan that cannot be sized (v0.3 backups) or a filesystem that cannot be
+// asked goes on: the write itself still fails with 73.
+func checkSpace(ctx context.Context, src *source, dbPath string) error {
+	if len(src.plan) == 0 {
+		return nil
+	}
+	size, err := planSize(ctx, src)
+	if err != nil {
+		return nil
+	}
+	var fs unix.Statfs_t
+	if err := unix.Statfs(filepath.Dir(dbPath), &fs); err != nil {
+		return nil
+	}
+	free := int64(fs.Bavail) * int64(fs.Bsize)
+	if need := size + spareBytes; free < need {
+		return sysexit.Errorf(sysexit.CantCreate, "not enough space for the restore: the database is %s (%d bytes) and the filesystem of DB_PATH (%s) has %s free (%d bytes); give the volume at least %s",
+			human(size), size, filepath.Dir(dbPath), human(free), free, human(need))
+	}
+	return nil
+}
+
+// planSize is the size of the database the plan restores, from the header
+// of its last file.
+func planSize(ctx context.Context, src *source) (int64, error) {
+	last := src.plan[len(src.plan)-1]
+	rc, err := src.client.OpenLTXFile(ctx, last.Level, last.MinTXID, last.MaxTXID, 0, ltx.HeaderSize)
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	b := make([]byte, ltx.HeaderSize)
+	if _, err := io.ReadFull(rc, b); err != nil {
+		return 0, err
+	}
+	var h ltx.Header
+	if err := h.UnmarshalBinary(b); err != nil {
+		return 0, err
+	}
+	return int64(h.Commit) * int64(h.PageSize), nil
+}
+
+// human is n bytes in binary units, for a person.
+func human(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
