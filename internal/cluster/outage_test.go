@@ -32,6 +32,13 @@ func minioDownAtStart(t *testing.T, m *testenv.MinIO) {
 	if msg == "" || strings.Contains(msg, "\n") {
 		t.Errorf("termination message is not one line: %q", term.Message)
 	}
+	// What kubectl describe shows must name the setting, the endpoint and
+	// the cause, not only "context deadline exceeded".
+	for _, want := range []string{"RESTORE_TIMEOUT=", "S3 endpoint http://", "connection refused"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("termination message lacks %q: %s", want, msg)
+		}
+	}
 	t.Logf("restore exited 69 after %.1fs: %s", term.FinishedAt.Sub(down).Seconds(), msg)
 	if err := m.Start(); err != nil {
 		t.Fatal(err)
