@@ -9,12 +9,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -72,7 +69,10 @@ func run() error {
 		return err
 	}
 
-	addr := "127.0.0.1:" + freePort()
+	addr, err := testenv.FindFreeAddr()
+	if err != nil {
+		return err
+	}
 	logPath := filepath.Join(work, "replicate.log")
 	step("starting replicate (log: " + logPath + ")")
 	logFile, err := os.Create(logPath)
@@ -86,7 +86,7 @@ func run() error {
 	if err := rep.Start(); err != nil {
 		return err
 	}
-	if err := waitReady("http://"+addr+"/readyz", 60*time.Second); err != nil {
+	if err := testenv.WaitHTTP("http://"+addr+"/readyz", 60*time.Second, nil); err != nil {
 		rep.Process.Kill()
 		return err
 	}
@@ -183,27 +183,4 @@ func write(db *sql.DB, from, to, batch int) error {
 func count(db *sql.DB) (n int, err error) {
 	err = db.QueryRow(`SELECT count(*) FROM items`).Scan(&n)
 	return n, err
-}
-
-func waitReady(url string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("replicate not ready within %s", timeout)
-}
-
-func freePort() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer ln.Close()
-	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 }
