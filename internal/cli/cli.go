@@ -27,6 +27,7 @@ const ExitCodes = `Exit codes:
   73  cannot write the output (DB_PATH's directory)
   75  temporary: lease held by another writer, or the WAL kept restarting while replicate started
   77  access denied by the object store
+  78  replicate: the object store ignores the conditional writes the lease needs (LEASE=false to run without it)
 `
 
 // Command is one binary's front.

@@ -75,3 +75,20 @@ func TestLeaseConditionalWrites(t *testing.T) {
 		t.Fatalf("lease object does not name the holder %s: %s", b.Owner, buf[:n])
 	}
 }
+
+// TestProbe: the real MinIO enforces every conditional write the lease
+// needs, and the probe leaves nothing behind.
+func TestProbe(t *testing.T) {
+	m := testenv.NewMinIO(t)
+	ctx := context.Background()
+	if err := m.MakeBucket(ctx, "probe"); err != nil {
+		t.Fatal(err)
+	}
+	store := &bucket.Store{Client: m.Client(), Bucket: "probe", Prefix: "apps/x"}
+	if err := Probe(ctx, store); err != nil {
+		t.Fatalf("Probe against MinIO: %v", err)
+	}
+	for obj := range m.Client().ListObjects(ctx, "probe", minio.ListObjectsOptions{Recursive: true}) {
+		t.Fatalf("the probe left %s behind", obj.Key)
+	}
+}

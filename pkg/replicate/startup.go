@@ -67,10 +67,17 @@ func (r *runner) acquireLease(ctx context.Context) error {
 	r.st.lease = r.lease
 	r.st.mu.Unlock()
 	r.st.set(StateWaitingLease, "")
+	probed := false
 	for {
-		err := r.lease.Acquire(ctx)
+		err := r.probe(ctx, bs, &probed)
+		if err == nil {
+			err = r.lease.Acquire(ctx)
+		}
 		if err == nil {
 			break
+		}
+		if errors.Is(err, lease.ErrUnconditional) {
+			return err
 		}
 		if !errors.Is(err, lease.ErrHeld) && !bucket.Retryable(err) {
 			// Denied (77) or no such bucket (65): waiting will not fix it.
@@ -91,6 +98,24 @@ func (r *runner) acquireLease(ctx context.Context) error {
 	}
 	r.logger.Info("lease acquired", "owner", r.lease.Owner, "ttl", lease.TTL.String())
 	return nil
+}
+
+// probe proves once, before the first acquisition, that the store enforces
+// the conditional writes the lease rests on (lease.Probe). A store that
+// does not stops the sidecar (78): with LEASE=true the operator asked for
+// a single writer, and on such a store the lease would exclude nobody.
+func (r *runner) probe(ctx context.Context, bs *bucket.Store, probed *bool) error {
+	if *probed {
+		return nil
+	}
+	err := lease.Probe(ctx, bs)
+	if errors.Is(err, lease.ErrUnconditional) {
+		return sysexit.New(sysexit.Config, fmt.Errorf("the single-writer lease cannot work on %s at %s: %w; with such a store two writers would both hold the lease. "+
+			"Use a store that enforces If-Match and If-None-Match (MinIO after minio/minio#21526, AWS S3), or set LEASE=false and make sure yourself that one writer runs",
+			r.st.url, bs.Endpoint(), err))
+	}
+	*probed = err == nil
+	return err
 }
 
 // awaitValidLease waits, on a restart of the sequence, until the lease

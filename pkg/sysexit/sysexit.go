@@ -20,6 +20,7 @@ const (
 	CantCreate  = 73 // cannot write the output
 	TempFail    = 75 // lease held by another writer; WAL kept restarting at start
 	NoPerm      = 77 // access denied by the object store
+	Config      = 78 // the object store cannot carry the lease (it ignores conditional writes)
 )
 
 // Error is an error with the exit code it should end the process with.
@@ -79,6 +80,8 @@ func Name(code int) string {
 		return "tempfail"
 	case NoPerm:
 		return "noperm"
+	case Config:
+		return "config"
 	default:
 		return "failure"
 	}
@@ -87,7 +90,7 @@ func Name(code int) string {
 // severity orders the codes from most to least severe: those that need a
 // person before a retry can help come first (data before access, disk and
 // configuration), then a bug, then those a retry fixes.
-var severity = []int{DataErr, NoPerm, CantCreate, Usage, Failure, Unavailable, TempFail}
+var severity = []int{DataErr, NoPerm, Config, CantCreate, Usage, Failure, Unavailable, TempFail}
 
 // Worse reports whether code a is more severe than b (0 is least severe).
 func Worse(a, b int) bool { return rank(a) < rank(b) }

@@ -36,7 +36,7 @@ func TestParts(t *testing.T) {
 
 // TestWorse pins the severity order the docs state.
 func TestWorse(t *testing.T) {
-	order := []int{sysexit.DataErr, sysexit.NoPerm, sysexit.CantCreate, sysexit.Usage, sysexit.Failure, sysexit.Unavailable, sysexit.TempFail, sysexit.OK}
+	order := []int{sysexit.DataErr, sysexit.NoPerm, sysexit.Config, sysexit.CantCreate, sysexit.Usage, sysexit.Failure, sysexit.Unavailable, sysexit.TempFail, sysexit.OK}
 	for i := range order {
 		for j := range order {
 			if got := sysexit.Worse(order[i], order[j]); got != (i < j) {
