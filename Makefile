@@ -17,7 +17,7 @@ GOFLAGS_BUILD := -trimpath -ldflags '$(LDFLAGS)'
 export MINIO_BIN := $(TOOLS)/minio
 export MC_BIN    := $(TOOLS)/mc
 
-.PHONY: all build test lint demo tools clean faults
+.PHONY: all build test race lint demo tools clean faults
 
 all: build
 
@@ -28,6 +28,12 @@ build:
 ## test: every test, against a real MinIO (installed by `make tools`)
 test: tools
 	go test -count=1 -timeout 20m ./...
+
+## race: the packages that can, under the race detector, with the binaries
+## e2e and deploy run built with it too (GOFLAGS reaches testenv's go build):
+## a race in the sidecar itself makes it exit 66, which fails the test.
+race: tools
+	GOFLAGS=-race go test -count=1 -timeout 30m ./pkg/... ./internal/testenv ./internal/faultproxy ./internal/e2e ./deploy
 
 ## lint: gofmt, go vet, staticcheck
 lint: $(TOOLS)/staticcheck
