@@ -80,6 +80,11 @@ func fetch(ctx context.Context, src *source, target Target, out, mode string, lo
 	if src.contents.LTX {
 		err = fastRestore(ctx, counter, src.plan, out, src.limits, logger)
 	}
+	if errors.Is(err, os.ErrNotExist) && ctx.Err() == nil {
+		// Not a fault of the fast path: the plan is out of date.
+		stop()
+		return f, sysexit.New(sysexit.Unavailable, fmt.Errorf("restore from %s: %w: %w", src.url, errVanished, err))
+	}
 	if err != nil && ctx.Err() == nil {
 		if !errors.Is(err, errNoFastPath) {
 			logger.Warn("parallel restore failed, falling back to Litestream's restore", "error", err.Error())
@@ -101,7 +106,9 @@ func fetch(ctx context.Context, src *source, target Target, out, mode string, lo
 	if src.contents.LTX {
 		// For the marker: the sidecar's lineage guard proves with it that
 		// the replica still holds this history, not another writer's.
-		if f.L0Checksum, err = l0Checksum(ctx, src); err != nil {
+		if f.L0Checksum, err = l0Checksum(ctx, src); errors.Is(err, os.ErrNotExist) && ctx.Err() == nil {
+			return f, sysexit.New(sysexit.Unavailable, fmt.Errorf("read the checksum of the restored position from %s: %w: %w", src.url, errVanished, err))
+		} else if err != nil {
 			return f, classifyRestore(ctx, fmt.Errorf("read the checksum of the restored position from %s: %w", src.url, err), sysexit.Unavailable)
 		}
 	}

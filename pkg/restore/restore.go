@@ -109,7 +109,7 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Ta
 	}
 	defer removeAll(tmp)
 	logger.Info("restoring", "target", target.String(), "txid", src.txid.String(), "total_bytes", src.size, "v3", !src.contents.LTX)
-	f, err := fetch(ctx, src, target, tmp, cfg.RestoreIntegrityCheck, logger)
+	f, err := fetchPlanned(ctx, cfg, logger, target, src, tmp)
 	if err != nil {
 		return Result{}, err
 	}
