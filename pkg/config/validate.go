@@ -113,9 +113,6 @@ func (c *Config) Validate(mode Mode) error {
 	if mode&(Restore|Replicate) != 0 || (mode&Verify != 0 && c.DBPath != "") {
 		c.validateDBPaths(bad)
 	}
-	if mode&Replicate != 0 && c.Several() {
-		bad("DB_PATH", "names %d databases; this version of replicate serves one per process: run one sidecar per database, each with its own DB_PATH, REPLICA_URL=<REPLICA_URL>/<file name> and METRICS_ADDR (restore serves the list)", len(c.DBPaths()))
-	}
 	loc, err := ParseReplicaURL(c.ReplicaURL)
 	if err != nil {
 		bad("REPLICA_URL", "%s", err.Error())

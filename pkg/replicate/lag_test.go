@@ -26,7 +26,7 @@ func TestLagFromOldestUnreplicatedFile(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	st := &state{metrics: telemetry.NewMetrics()}
+	st := &state{metrics: telemetry.NewMetrics().Series}
 
 	// Replica at 5: the oldest commit not in it is 6, written 3 s ago.
 	lag := st.observe(7, 5, oldestUnreplicated(dir, 5), now)

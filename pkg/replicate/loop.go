@@ -50,6 +50,9 @@ func (r *runner) loop(ctx context.Context, serveErr <-chan error) error {
 			logger.Info("signal received, final sync", "signal", sig.String())
 			return nil
 		case err := <-serveErr:
+			if err == nil {
+				err = errServerDown // several databases: the failure is broadcast by closing
+			}
 			return fmt.Errorf("metrics server: %w", err)
 		case err := <-r.lost:
 			return r.onLeaseLost(err)

@@ -46,6 +46,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -71,8 +72,11 @@ var errStopped = errors.New("stopped")
 // Run is sidecar mode. It returns nil after a clean stop: a signal on
 // signals, then a final sync within SHUTDOWN_TIMEOUT.
 func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, signals <-chan os.Signal) error {
+	if cfg.Several() {
+		return runSeveral(ctx, cfg, logger, signals)
+	}
 	m := telemetry.NewMetrics()
-	st := &state{cfgSync: cfg.SyncInterval, dbPath: cfg.DBPath, url: cfg.Location().String(), metrics: m}
+	st := &state{cfgSync: cfg.SyncInterval, dbPath: cfg.DBPath, url: cfg.Location().String(), metrics: m.Series}
 	var held func() bool
 	if leased(cfg) {
 		held = st.leaseHeld
@@ -89,6 +93,13 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, signals <
 	logger.Info("serving metrics and health", "addr", srv.Addr())
 
 	r := &runner{cfg: cfg, logger: logger, st: st, signals: signals}
+	runErr := r.run(ctx, serveErr)
+	return errors.Join(runErr, r.shutdown(ctx), stopServer(ctx, srv))
+}
+
+// run is the start sequence, then the loop, and a new history after a
+// loss, until a stop (nil) or an error.
+func (r *runner) run(ctx context.Context, serveErr <-chan error) error {
 	runErr := r.start(ctx)
 	for runErr == nil && r.store != nil && !r.stopRequested {
 		runErr = r.loop(ctx, serveErr)
@@ -102,9 +113,9 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, signals <
 	}
 	if runErr != nil {
 		// Log the state change now; the error itself is printed once by cmd.
-		st.set(StateFailed, runErr.Error())
+		r.st.set(StateFailed, runErr.Error())
 	}
-	return errors.Join(runErr, r.shutdown(ctx, srv))
+	return runErr
 }
 
 // runner holds what the sidecar opened, in order, for shutdown.
@@ -135,6 +146,20 @@ type runner struct {
 	// dbFile is DB_PATH as replication started on it: a different file
 	// there later means the database was replaced (replaced, below).
 	dbFile os.FileInfo
+
+	// With several databases the leases are taken in DB_PATH's order
+	// (several.go): turn is closed once the previous database's lease is
+	// held (nil: no wait), and this runner closes acquired once its own is.
+	turn         <-chan struct{}
+	acquired     chan struct{}
+	acquiredOnce sync.Once
+}
+
+// markAcquired lets the next database take its lease; safe to call again.
+func (r *runner) markAcquired() {
+	if r.acquired != nil {
+		r.acquiredOnce.Do(func() { close(r.acquired) })
+	}
 }
 
 // errDBReplaced: DB_PATH is now another file than the one replication

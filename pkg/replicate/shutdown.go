@@ -12,9 +12,10 @@ import (
 )
 
 // shutdown is the timed sequence, in reverse order of opening: final sync
-// and close of the store (which retries within SHUTDOWN_TIMEOUT), the
-// lease released, then the HTTP server. It runs even if ctx was cancelled.
-func (r *runner) shutdown(ctx context.Context, srv *telemetry.Server) error {
+// and close of the store (which retries within SHUTDOWN_TIMEOUT), then the
+// lease released. It runs even if ctx was cancelled. The HTTP server is
+// stopped after every database's (stopServer).
+func (r *runner) shutdown(ctx context.Context) error {
 	cfg, logger := r.cfg, r.logger
 	r.st.set(StateStopping, "shutting down")
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
@@ -60,10 +61,20 @@ func (r *runner) shutdown(ctx context.Context, srv *telemetry.Server) error {
 	if r.idFile != nil {
 		r.idFile.Close()
 	}
-	if err := srv.Shutdown(sctx); err != nil {
-		errs = append(errs, fmt.Errorf("metrics server shutdown: %w", err))
-	}
 	return errors.Join(errs...)
+}
+
+// serverStopTimeout bounds the HTTP server's stop, after the final syncs.
+const serverStopTimeout = 5 * time.Second
+
+// stopServer lets in-flight requests (a last scrape) finish, briefly.
+func stopServer(ctx context.Context, srv *telemetry.Server) error {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), serverStopTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("metrics server shutdown: %w", err)
+	}
+	return nil
 }
 
 // holdsLease reports whether this sidecar took the lease (and has not

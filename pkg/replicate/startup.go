@@ -32,6 +32,9 @@ func (r *runner) takeLease(ctx context.Context) error {
 	case r.lease != nil:
 		return r.awaitValidLease(ctx)
 	case leased(cfg):
+		if err := r.awaitTurn(ctx); err != nil {
+			return err
+		}
 		if err := r.acquireLease(ctx); err != nil {
 			return err
 		}
@@ -39,7 +42,31 @@ func (r *runner) takeLease(ctx context.Context) error {
 	case cfg.Lease:
 		r.logger.Info("no lease for a file:// replica: single writer is up to you")
 	}
+	r.markAcquired()
 	return nil
+}
+
+// awaitTurn waits, with several databases, until the lease of the one
+// before this in DB_PATH is held: two sidecars racing for the same set
+// then never hold one lease each and wait for each other's.
+func (r *runner) awaitTurn(ctx context.Context) error {
+	if r.turn == nil {
+		return nil
+	}
+	select {
+	case <-r.turn:
+		return nil
+	default:
+	}
+	r.st.set(StateWaitingLease, "waiting for the lease of the database before this one in DB_PATH (leases are taken in that order)")
+	select {
+	case <-r.turn:
+		return nil
+	case <-ctx.Done():
+		return errStopped
+	case sig := <-r.signals:
+		return sysexit.New(sysexit.TempFail, fmt.Errorf("stopped (%s) while waiting for the leases of %s in DB_PATH's order: nothing was replicated", sig, r.st.url))
+	}
 }
 
 // leased reports whether the sidecar holds the single-writer lease: LEASE

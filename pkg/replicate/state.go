@@ -53,7 +53,7 @@ type state struct {
 	started    bool
 	progressAt time.Time // last time the replica advanced or was caught up
 	problems   [2]string // what is wrong with the database file [0] and the replica [1]; "" when fine
-	metrics    *telemetry.Metrics
+	metrics    *telemetry.Series
 }
 
 // wedgeAfter is how long replication may be behind without any progress

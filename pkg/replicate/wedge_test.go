@@ -12,7 +12,7 @@ import (
 // any progress, or being caught up, clears it; a sidecar not yet
 // initialised is never wedged.
 func TestWedged(t *testing.T) {
-	st := &state{cfgSync: time.Second, metrics: telemetry.NewMetrics()}
+	st := &state{cfgSync: time.Second, metrics: telemetry.NewMetrics().Series}
 	t0 := time.Unix(1_700_000_000, 0)
 	st.observe(5, 3, time.Time{}, t0)
 	if got := st.wedgedLocked(t0.Add(time.Hour)); got != "" {
@@ -37,7 +37,7 @@ func TestWedged(t *testing.T) {
 	if got := st.wedgedLocked(t0.Add(time.Hour)); got != "" {
 		t.Fatalf("caught up, wedged = %q", got)
 	}
-	slow := &state{cfgSync: time.Minute, metrics: telemetry.NewMetrics(), initialised: true}
+	slow := &state{cfgSync: time.Minute, metrics: telemetry.NewMetrics().Series, initialised: true}
 	slow.observe(2, 1, time.Time{}, t0)
 	if got := slow.wedgedLocked(t0.Add(9 * time.Minute)); got != "" {
 		t.Fatalf("SYNC_INTERVAL=1m: wedged after 9 min (limit 10 intervals): %s", got)

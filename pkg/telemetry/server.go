@@ -37,6 +37,9 @@ type Status struct {
 	// and has checked the lineage, or proved the replica empty for a first
 	// boot. It never turns false again in a process's life.
 	Started bool `json:"started"`
+	// Databases: with several databases, each one's status; the fields
+	// above then sum them up (Combine).
+	Databases []Status `json:"databases,omitempty"`
 }
 
 // StatusFunc returns the current status; it must be cheap and safe to call
