@@ -83,22 +83,12 @@ func TestFormatEdgeCases(t *testing.T) {
 			url := fmt.Sprintf("s3://backups/apps/format-%d", i)
 			s := startSidecar(t, append(m.Env(), "DB_PATH="+dbPath, "REPLICA_URL="+url, "SYNC_INTERVAL=200ms"))
 			s.WaitReady(t, 60*time.Second)
-			// A phase's end is a TXID once a sync after its last statement
-			// has shipped: wait past two sync intervals, then for the
-			// replica to hold a position beyond the one before the phase.
-			caughtUpPast := func(before string) func(telemetry.Status) bool {
-				return func(st telemetry.Status) bool {
-					return st.Ready && st.LocalTXID > before && st.LocalTXID == st.ReplicaTXID
-				}
-			}
-			start, _ := s.Status(t)
+			start := settled(t, s, "")
 			run(tc.p1)
-			time.Sleep(time.Second)
-			mid := s.waitFor(t, 60*time.Second, "caught up after phase 1", caughtUpPast(start.LocalTXID))
+			mid := settled(t, s, start.LocalTXID)
 			atMid := content(t, dbPath)
 			run(tc.p2)
-			time.Sleep(time.Second)
-			s.waitFor(t, 60*time.Second, "caught up after phase 2", caughtUpPast(mid.LocalTXID))
+			settled(t, s, mid.LocalTXID)
 			final := content(t, dbPath)
 			if code := s.Stop(t, 60*time.Second); code != 0 {
 				t.Fatalf("replicate exit %d: %s", code, s.Output())
@@ -120,6 +110,28 @@ func TestFormatEdgeCases(t *testing.T) {
 			}
 		})
 	}
+}
+
+// settled waits until the replica holds a position past before, caught up
+// with the local one, and that position holds still for two seconds: then
+// every statement run before the call is in it (a sync that caught only
+// part of a phase is followed by another). Seconds, not sync intervals: a
+// race-built sidecar is several times slower.
+func settled(t *testing.T, s *sidecar, before string) telemetry.Status {
+	t.Helper()
+	caughtUp := func(st telemetry.Status) bool {
+		return st.Ready && st.LocalTXID > before && st.LocalTXID == st.ReplicaTXID
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) {
+		st := s.waitFor(t, 60*time.Second, "caught up past "+before, caughtUp)
+		time.Sleep(2 * time.Second)
+		if again, ok := s.Status(t); ok && caughtUp(again) && again.LocalTXID == st.LocalTXID {
+			return again
+		}
+	}
+	t.Fatalf("the replica's position did not settle past %s within 3 minutes", before)
+	return telemetry.Status{}
 }
 
 // content is a digest of every table's rows, in key order, and the page
