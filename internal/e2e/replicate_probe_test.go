@@ -68,12 +68,7 @@ func TestLeaseNeedsConditionalWrites(t *testing.T) {
 // them itself with the test's own client.
 func unconditionalStore(t *testing.T, m *testenv.MinIO) *httptest.Server {
 	t.Helper()
-	target, err := url.Parse(m.Endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pass := httputil.NewSingleHostReverseProxy(target)
-	px := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return storeProxy(t, m, func(w http.ResponseWriter, r *http.Request, pass http.Handler) {
 		if r.Method != http.MethodPut || (r.Header.Get("If-Match") == "" && r.Header.Get("If-None-Match") == "") {
 			pass.ServeHTTP(w, r)
 			return
@@ -92,7 +87,20 @@ func unconditionalStore(t *testing.T, m *testenv.MinIO) *httptest.Server {
 		}
 		w.Header().Set("ETag", `"`+info.ETag+`"`)
 		w.WriteHeader(http.StatusOK)
-	}))
+	})
+}
+
+// storeProxy is an HTTP server in front of m: handle sees every request
+// with the handler that forwards it untouched, and answers it itself or
+// passes it on.
+func storeProxy(t *testing.T, m *testenv.MinIO, handle func(w http.ResponseWriter, r *http.Request, pass http.Handler)) *httptest.Server {
+	t.Helper()
+	target, err := url.Parse(m.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pass := httputil.NewSingleHostReverseProxy(target)
+	px := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handle(w, r, pass) }))
 	t.Cleanup(px.Close)
 	return px
 }

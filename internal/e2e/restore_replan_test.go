@@ -2,9 +2,6 @@ package e2e_test
 
 import (
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -71,13 +68,8 @@ func (c *compacting) moved() string {
 // read.
 func compactingStore(t *testing.T, m *testenv.MinIO) *compacting {
 	t.Helper()
-	target, err := url.Parse(m.Endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
 	c := &compacting{}
-	pass := httputil.NewSingleHostReverseProxy(target)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := storeProxy(t, m, func(w http.ResponseWriter, r *http.Request, pass http.Handler) {
 		if g := level0Read.FindStringSubmatch(r.URL.Path); r.Method == http.MethodGet && g != nil {
 			c.mu.Lock()
 			if c.done == "" {
@@ -93,8 +85,7 @@ func compactingStore(t *testing.T, m *testenv.MinIO) *compacting {
 			c.mu.Unlock()
 		}
 		pass.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
+	})
 	c.URL = srv.URL
 	return c
 }
