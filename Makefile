@@ -119,8 +119,7 @@ image-check: image-oci tools
 ## render: the Kubernetes manifests as kubectl would apply them (kustomize), into dist/k8s/
 render:
 	@mkdir -p dist/k8s
-	go run ./deploy/cmd/render deploy/k8s/overseerr > dist/k8s/overseerr.yaml
-	@echo "rendered dist/k8s/overseerr.yaml"
+	for e in overseerr sonarr; do go run ./deploy/cmd/render deploy/k8s/$$e > dist/k8s/$$e.yaml && echo "rendered dist/k8s/$$e.yaml" || exit 1; done
 
 # ---- Benchmarks (bench/): our restore vs upstream litestream vs a raw download, replication ----
 LITESTREAM_VERSION := v0.5.18
@@ -159,3 +158,4 @@ faults: build tools
 
 # The real-node cluster test (issue 17): make cluster-test.
 include mk/cluster.mk
+include mk/terraform.mk

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"text/template"
@@ -21,7 +22,8 @@ import (
 //   - the image's /usr/local/bin/<name> becomes <binDir>/<name>;
 //   - every path the manifest mounts (K8s volumeMounts; Nomad's /alloc and
 //     the task's /local) becomes a directory under the node's temp dir, the
-//     same directory wherever the manifest shares the volume;
+//     same directory wherever the manifest shares the volume (each item of
+//     a DB_PATH list);
 //   - S3_ENDPOINT becomes the test MinIO's endpoint (the bucket and prefix of
 //     REPLICA_URL are kept: the test creates that bucket);
 //   - METRICS_ADDR becomes a free 127.0.0.1 port (the manifests bind :9090);
@@ -36,7 +38,7 @@ type role struct {
 // layout is the three parts of one deployment, prepared for one node.
 type layout struct {
 	restore, replicate role
-	appDB              string        // where the app opens its database on this node
+	appDBs             []string      // where the app opens its databases on this node
 	startupPath        string        // probe the orchestrator waits on before the app starts
 	readyPath          string        // readiness probe / health check
 	grace              time.Duration // time the orchestrator gives replicate after SIGTERM
@@ -64,7 +66,14 @@ func (m mapper) path(p string) string {
 func substitute(t *testing.T, env map[string]string, paths mapper, m *testenv.MinIO) {
 	t.Helper()
 	for k, v := range env {
-		if strings.HasPrefix(v, "/") {
+		switch {
+		case k == "DB_PATH":
+			items := dbPaths(v)
+			for i := range items {
+				items[i] = paths.path(items[i])
+			}
+			env[k] = strings.Join(items, ",")
+		case strings.HasPrefix(v, "/"):
 			env[k] = paths.path(v)
 		}
 	}
@@ -120,7 +129,9 @@ func kubernetesNode(example string) nodeFunc {
 		restore, replicate := container(t, spec, "restore"), container(t, spec, "replicate")
 		app := &spec.Containers[0]
 		l := layout{restore: prepare(restore), replicate: prepare(replicate)}
-		l.appDB = mounts(app).path(r.env(t, restore)["DB_PATH"])
+		for _, db := range dbPaths(r.env(t, restore)["DB_PATH"]) {
+			l.appDBs = append(l.appDBs, mounts(app).path(db))
+		}
 		l.startupPath = replicate.StartupProbe.HTTPGet.Path
 		l.readyPath = replicate.ReadinessProbe.HTTPGet.Path
 		l.grace = time.Duration(*spec.TerminationGracePeriodSeconds) * time.Second
@@ -128,18 +139,17 @@ func kubernetesNode(example string) nodeFunc {
 	}
 }
 
-// nomadNode lays out a jobspec's group on a node: the alloc dir shared by
-// all tasks, a local dir per task, templates rendered into the environment.
-func nomadNode(file string) nodeFunc {
+// nomadNode lays out a jobspec's group on a node (jobs names it): the alloc
+// dir shared by all tasks, a local dir per task, templates rendered into the
+// environment.
+func nomadNode(name string) nodeFunc {
 	return func(t *testing.T, node, binDir string, m *testenv.MinIO) layout {
-		var appDB func(map[string]string) string
-		var appName string
-		for _, j := range jobs {
-			if j.file == file {
-				appDB, appName = j.appDB, j.app
-			}
+		i := slices.IndexFunc(jobs, func(j job) bool { return j.name == name })
+		if i < 0 {
+			t.Fatalf("no Nomad job %q", name)
 		}
-		g := parseJobspec(t, file).all("group")[0]
+		j := jobs[i]
+		g := parseJobspec(t, j.file, j.vars).all("group")[0]
 		alloc := filepath.Join(node, "alloc")
 		// What a Nomad client creates in every allocation directory.
 		for _, d := range []string{"data", "logs", "tmp"} {
@@ -175,8 +185,9 @@ func nomadNode(file string) nodeFunc {
 		}
 		replicate := g.named("task", "replicate")
 		l := layout{restore: prepare(g.named("task", "restore")), replicate: prepare(replicate)}
-		appEnv := g.named("task", appName).one(t, "env").strings()
-		l.appDB = paths(appName).path(appDB(appEnv))
+		for _, db := range j.appDBs(t, g.named("task", j.app)) {
+			l.appDBs = append(l.appDBs, paths(j.app).path(db))
+		}
 		check := replicate.one(t, "service").one(t, "check")
 		l.startupPath, l.readyPath = "/healthz", check.str("path") // Nomad starts the app once the sidecar task runs
 		l.grace = mustDuration(t, replicate.str("kill_timeout"))

@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"net/url"
 	"os"
@@ -24,14 +25,18 @@ var deployments = []struct {
 	node nodeFunc
 }{
 	{"kubernetes/overseerr", kubernetesNode("overseerr")},
-	{"nomad/overseerr", nomadNode("overseerr.nomad.hcl")},
-	{"nomad/sqlite-app", nomadNode("sqlite-app.nomad.hcl")},
+	{"kubernetes/sonarr", kubernetesNode("sonarr")},
+	{"nomad/overseerr", nomadNode("overseerr")},
+	{"nomad/sqlite-app", nomadNode("sqlite-app")},
+	{"nomad/sqlite-app-two", nomadNode("sqlite-app-two")},
+	{"nomad/sonarr", nomadNode("sonarr")},
 }
 
 // TestContract runs the built binaries exactly as each manifest starts them,
 // in orchestrator order, against a real MinIO: restore on an empty replica,
 // then the app (a small writer) beside replicate, stop the app, SIGTERM
-// replicate, then restore on a fresh node: every committed row is there.
+// replicate, then restore on a fresh node: every committed row of every
+// database is there.
 func TestContract(t *testing.T) {
 	for _, d := range deployments {
 		t.Run(d.name, func(t *testing.T) { runContract(t, binDir(t), d.node) })
@@ -69,43 +74,56 @@ func runContract(t *testing.T, bins string, node nodeFunc) {
 	if res.Code != 0 {
 		t.Fatalf("restore on an empty replica exited %d: %s", res.Code, res.Stderr)
 	}
-	if _, err := os.Stat(a.appDB); !os.IsNotExist(err) {
-		t.Fatalf("restore left something at the app's database path %s (%v)", a.appDB, err)
+	for _, p := range a.appDBs {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Fatalf("restore left something at the app's database path %s (%v)", p, err)
+		}
 	}
 
 	// 2. replicate starts (native sidecar / prestart sidecar) and passes its
-	// startup probe before the app exists; then the app creates the DB.
+	// startup probe before the app exists; then the app creates its
+	// databases, each with its own rows (the database's number in the first).
 	s := start(t, a.replicate)
 	s.WaitPath(t, a.startupPath, 30*time.Second)
-	if err := os.MkdirAll(filepath.Dir(a.appDB), 0o755); err != nil { // Overseerr creates its db/ dir
-		t.Fatal(err)
+	var dbs []*sql.DB
+	for i, p := range a.appDBs {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil { // Overseerr creates its db/ dir
+			t.Fatal(err)
+		}
+		db := openApp(t, p)
+		write(t, db, 1+i*1000, 100+i*1000)
+		dbs = append(dbs, db)
 	}
-	db := openApp(t, a.appDB)
-	write(t, db, 1, 100)
 	s.WaitPath(t, a.readyPath, 60*time.Second)
 	checkAlertMetrics(t, s)
-	write(t, db, 101, 200)
+	for i, db := range dbs {
+		write(t, db, 101+i*1000, 200+i*1000)
+	}
 
 	// 3. the app stops first, then replicate gets SIGTERM and must finish its
-	// final sync within the orchestrator's grace.
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
+	// final syncs within the orchestrator's grace.
+	for _, db := range dbs {
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if code := s.Stop(t, a.grace); code != 0 {
 		t.Fatalf("replicate exited %d after SIGTERM: %s", code, s.Output())
 	}
 	outputs = append(outputs, s.Output())
 
-	// 4. a fresh node: restore brings back every row.
+	// 4. a fresh node: restore brings back every row of every database.
 	b := node(t, t.TempDir(), bins, m)
 	res = run(t, b.restore, 60*time.Second)
 	outputs = append(outputs, res.Output())
 	if res.Code != 0 {
 		t.Fatalf("restore on a fresh node exited %d: %s", res.Code, res.Stderr)
 	}
-	got := rows(t, b.appDB)
-	if len(got) != 200 || got[0] != testenv.RowText(1) || got[199] != testenv.RowText(200) {
-		t.Fatalf("fresh node has %d rows (want 200, 1..200)", len(got))
+	for i, p := range b.appDBs {
+		got := rows(t, p)
+		if len(got) != 200 || got[0] != testenv.RowText(1+i*1000) || got[199] != testenv.RowText(200+i*1000) {
+			t.Fatalf("fresh node's %s has %d rows (want 200, %d..%d)", filepath.Base(p), len(got), 1+i*1000, 200+i*1000)
+		}
 	}
 }
 

@@ -211,10 +211,10 @@ func verifyUnderQEMU(t *testing.T, amd64, arm64 string) {
 	}
 	s := start(t, a.replicate)
 	s.WaitPath(t, a.startupPath, 30*time.Second)
-	if err := os.MkdirAll(filepath.Dir(a.appDB), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(a.appDBs[0]), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	db := openApp(t, a.appDB)
+	db := openApp(t, a.appDBs[0])
 	const n = 20000
 	tx, err := db.Begin()
 	if err != nil {

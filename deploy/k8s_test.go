@@ -11,6 +11,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/config"
 )
 
 // The sidecar's real endpoints (pkg/telemetry/server.go).
@@ -25,10 +27,20 @@ const (
 	leaseTTL               = 30 * time.Second // pkg/lease.TTL
 )
 
+// examples are the overlays under deploy/k8s users apply, with the number
+// of databases each one's pod serves.
+var examples = []struct {
+	name string
+	dbs  int
+}{{"overseerr", 1}, {"overseerr-vault", 1}, {"sonarr", 2}}
+
+// dbPaths splits DB_PATH the way both binaries do.
+func dbPaths(s string) []string { return (&config.Config{DBPath: s}).DBPaths() }
+
 func TestKubernetesWiring(t *testing.T) {
-	for _, example := range []string{"overseerr", "overseerr-vault"} {
-		t.Run(example, func(t *testing.T) {
-			r := render(t, example)
+	for _, example := range examples {
+		t.Run(example.name, func(t *testing.T) {
+			r := render(t, example.name)
 			d := r.Deployment
 			if len(r.Namespaces) != 1 {
 				t.Errorf("objects land in several namespaces %v: the pod cannot see Secrets or ConfigMaps outside its own", r.Namespaces)
@@ -68,31 +80,35 @@ func TestKubernetesWiring(t *testing.T) {
 			app := &spec.Containers[0]
 
 			// Same DB_PATH in both, on the same emptyDir, which the app mounts
-			// at the same path.
+			// at the same path; with several databases, each of them.
 			renv, senv := r.env(t, restore), r.env(t, replicate)
-			db := renv["DB_PATH"]
-			if db == "" || db != senv["DB_PATH"] {
-				t.Fatalf("DB_PATH: restore %q, replicate %q; want the same, set", db, senv["DB_PATH"])
+			if renv["DB_PATH"] == "" || renv["DB_PATH"] != senv["DB_PATH"] {
+				t.Fatalf("DB_PATH: restore %q, replicate %q; want the same, set", renv["DB_PATH"], senv["DB_PATH"])
+			}
+			if got := len(dbPaths(renv["DB_PATH"])); got != example.dbs {
+				t.Errorf("DB_PATH %q names %d databases, want %d", renv["DB_PATH"], got, example.dbs)
 			}
 			if renv["REPLICA_URL"] == "" || renv["REPLICA_URL"] != senv["REPLICA_URL"] {
 				t.Errorf("REPLICA_URL: restore %q, replicate %q", renv["REPLICA_URL"], senv["REPLICA_URL"])
 			}
 			var dataVolume string
-			for _, c := range []*corev1.Container{restore, replicate, app} {
-				m := mountFor(c, db)
-				if m == nil {
-					t.Fatalf("%s does not mount the directory of DB_PATH %s", c.Name, db)
-				}
-				if m.MountPath != path.Dir(db) {
-					t.Errorf("%s mounts %s at %s; want DB_PATH's directory %s (Litestream's WAL and .db-litestream live beside it)", c.Name, m.Name, m.MountPath, path.Dir(db))
-				}
-				if m.ReadOnly || m.SubPath != "" {
-					t.Errorf("%s mounts the data volume readOnly=%v subPath=%q", c.Name, m.ReadOnly, m.SubPath)
-				}
-				if dataVolume == "" {
-					dataVolume = m.Name
-				} else if m.Name != dataVolume {
-					t.Errorf("%s mounts volume %q at DB_PATH's directory, restore mounts %q", c.Name, m.Name, dataVolume)
+			for _, db := range dbPaths(renv["DB_PATH"]) {
+				for _, c := range []*corev1.Container{restore, replicate, app} {
+					m := mountFor(c, db)
+					if m == nil {
+						t.Fatalf("%s does not mount the directory of DB_PATH %s", c.Name, db)
+					}
+					if m.MountPath != path.Dir(db) {
+						t.Errorf("%s mounts %s at %s; want DB_PATH's directory %s (Litestream's WAL and .db-litestream live beside it)", c.Name, m.Name, m.MountPath, path.Dir(db))
+					}
+					if m.ReadOnly || m.SubPath != "" {
+						t.Errorf("%s mounts the data volume readOnly=%v subPath=%q", c.Name, m.ReadOnly, m.SubPath)
+					}
+					if dataVolume == "" {
+						dataVolume = m.Name
+					} else if m.Name != dataVolume {
+						t.Errorf("%s mounts volume %q at DB_PATH's directory, restore mounts %q", c.Name, m.Name, dataVolume)
+					}
 				}
 			}
 			if v := volume(t, spec, dataVolume); v.EmptyDir == nil {

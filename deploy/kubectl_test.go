@@ -16,7 +16,8 @@ func TestKubectlAgrees(t *testing.T) {
 	if _, err := exec.LookPath("kubectl"); err != nil {
 		t.Fatal("kubectl not installed (this test runs only with -tags kubectl)")
 	}
-	for _, example := range []string{"overseerr", "overseerr-vault"} {
+	for _, e := range examples {
+		example := e.name
 		want, err := exec.Command("kubectl", "kustomize", "k8s/"+example).Output()
 		if err != nil {
 			t.Fatalf("kubectl kustomize k8s/%s: %v", example, err)

@@ -9,6 +9,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
 )
 
 // block is a parsed HCL block with its attributes evaluated: enough of the
@@ -21,25 +23,32 @@ type block struct {
 }
 
 // parseJobspec parses a jobspec with the HCL library and evaluates every
-// attribute against the file's own variable defaults and locals, the way
-// `nomad job run` does without -var. An expression it cannot evaluate fails.
-func parseJobspec(t *testing.T, name string) *block {
+// attribute against the file's own variable defaults, overridden by vars,
+// and locals, the way `nomad job run -var ...` does. An expression it cannot
+// evaluate fails; of Nomad's functions it knows the ones the jobspecs use.
+func parseJobspec(t *testing.T, name string, vars map[string]cty.Value) *block {
 	t.Helper()
 	f, diags := hclparse.NewParser().ParseHCLFile(filepath.Join("nomad", name))
 	if diags.HasErrors() {
 		t.Fatalf("%s: %s", name, diags.Error())
 	}
 	body := f.Body.(*hclsyntax.Body)
-	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{}}
-	vars, locals := map[string]cty.Value{}, map[string]cty.Value{}
+	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{}, Functions: map[string]function.Function{"join": stdlib.JoinFunc}}
+	values, locals := map[string]cty.Value{}, map[string]cty.Value{}
 	for _, b := range body.Blocks {
 		if b.Type == "variable" {
 			if d, ok := b.Body.Attributes["default"]; ok {
-				vars[b.Labels[0]] = eval(t, d, ctx)
+				values[b.Labels[0]] = eval(t, d, ctx)
 			}
 		}
 	}
-	ctx.Variables["var"] = cty.ObjectVal(vars)
+	for n, v := range vars {
+		if _, ok := values[n]; !ok {
+			t.Fatalf("%s: -var %s: no such variable", name, n)
+		}
+		values[n] = v
+	}
+	ctx.Variables["var"] = cty.ObjectVal(values)
 	for _, b := range body.Blocks {
 		if b.Type == "locals" {
 			for n, a := range b.Body.Attributes {

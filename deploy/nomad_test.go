@@ -3,24 +3,55 @@ package deploy_test
 import (
 	"net"
 	"path"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zclconf/go-cty/cty"
 )
 
-// jobs under deploy/nomad and how each app finds DB_PATH: Overseerr derives
-// it from CONFIG_DIRECTORY, the generic template passes DB_PATH itself.
-var jobs = []struct {
-	file, app string
-	appDB     func(env map[string]string) string
-}{
-	{"overseerr.nomad.hcl", "overseerr", func(e map[string]string) string {
+// jobs under deploy/nomad, with the -var overrides a run uses (none: the
+// file's defaults), and where each app opens its databases: Overseerr derives
+// the path from CONFIG_DIRECTORY, the generic template passes DB_PATH itself,
+// Sonarr opens sonarr.db and logs.db in /config, a bind mount of the alloc.
+type job struct {
+	name, file, app string
+	vars            map[string]cty.Value
+	appDBs          func(t *testing.T, app *block) []string
+}
+
+var jobs = []job{
+	{"overseerr", "overseerr.nomad.hcl", "overseerr", nil, func(t *testing.T, app *block) []string {
+		e := app.one(t, "env").strings()
 		if e["CONFIG_DIRECTORY"] == "" {
-			return ""
+			return nil
 		}
-		return path.Join(e["CONFIG_DIRECTORY"], "db", "db.sqlite3")
+		return []string{path.Join(e["CONFIG_DIRECTORY"], "db", "db.sqlite3")}
 	}},
-	{"sqlite-app.nomad.hcl", "app", func(e map[string]string) string { return e["DB_PATH"] }},
+	{"sqlite-app", "sqlite-app.nomad.hcl", "app", nil, appDBPath},
+	{"sqlite-app-two", "sqlite-app.nomad.hcl", "app", map[string]cty.Value{"db_paths": cty.ListVal([]cty.Value{
+		cty.StringVal("/alloc/data/app/app.db"), cty.StringVal("/alloc/data/app/logs.db")})}, appDBPath},
+	{"sonarr", "sonarr.nomad.hcl", "sonarr", nil, func(t *testing.T, app *block) []string {
+		cfg := app.one(t, "config")
+		if v, ok := cfg.Attrs["volumes"]; ok {
+			for _, vol := range v.AsValueSlice() {
+				host, inside, _ := strings.Cut(vol.AsString(), ":")
+				if rel, ok := strings.CutPrefix(host, "../alloc/"); ok && inside == "/config" {
+					dir := path.Join("/alloc", rel)
+					return []string{path.Join(dir, "sonarr.db"), path.Join(dir, "logs.db")}
+				}
+			}
+		}
+		return nil
+	}},
+}
+
+func appDBPath(t *testing.T, app *block) []string {
+	if db := app.one(t, "env").strings()["DB_PATH"]; db != "" {
+		return dbPaths(db)
+	}
+	return nil
 }
 
 // Nomad clients cap kill_timeout at max_kill_timeout, 30s unless configured.
@@ -28,8 +59,8 @@ const nomadMaxKillTimeout = 30 * time.Second
 
 func TestNomadWiring(t *testing.T) {
 	for _, j := range jobs {
-		t.Run(j.file, func(t *testing.T) {
-			job := parseJobspec(t, j.file)
+		t.Run(j.name, func(t *testing.T) {
+			job := parseJobspec(t, j.file, j.vars)
 			job.walk(func(b *block) {
 				if b.Type == "constraint" || b.Type == "affinity" {
 					t.Errorf("%s block %v: the replica holds the data, no node should be required", b.Type, b.Labels)
@@ -77,11 +108,13 @@ func TestNomadWiring(t *testing.T) {
 			if db == "" || db != senv["DB_PATH"] {
 				t.Fatalf("DB_PATH: restore %q, replicate %q", db, senv["DB_PATH"])
 			}
-			if !strings.HasPrefix(db, "/alloc/") {
-				t.Errorf("DB_PATH %s is not under /alloc, the directory every task of the alloc shares", db)
+			for _, p := range dbPaths(db) {
+				if !strings.HasPrefix(p, "/alloc/") {
+					t.Errorf("DB_PATH item %s is not under /alloc, the directory every task of the alloc shares", p)
+				}
 			}
-			if got := j.appDB(app.one(t, "env").strings()); got != db {
-				t.Errorf("the app opens %q, restore and replicate use %q", got, db)
+			if got := j.appDBs(t, app); !slices.Equal(got, dbPaths(db)) {
+				t.Errorf("the app opens %q, restore and replicate use %q", got, dbPaths(db))
 			}
 			if renv["REPLICA_URL"] == "" || renv["REPLICA_URL"] != senv["REPLICA_URL"] {
 				t.Errorf("REPLICA_URL: restore %q, replicate %q", renv["REPLICA_URL"], senv["REPLICA_URL"])

@@ -1,7 +1,9 @@
-# Template for "similar services": any app keeping one SQLite file, run with
-# litestream-sidecar. Copy, then set the variables (nomad job run -var ...).
-# The app must find its database at var.db_path, inside /alloc/data (the
-# group's ephemeral disk, visible to every docker task at the same path).
+# Template for "similar services": any app keeping one or several SQLite
+# files, run with litestream-sidecar. Copy, then set the variables
+# (nomad job run -var ...). The app must find its databases at
+# var.db_paths, inside /alloc/data (the group's ephemeral disk, visible to
+# every docker task at the same path). With several, each replicates to
+# var.replica_url/<file name>; sonarr.nomad.hcl is a worked example.
 variable "name" {
   type    = string
   default = "sqlite-app"
@@ -17,9 +19,9 @@ variable "app_port" {
   default = 8080
 }
 
-variable "db_path" {
-  type    = string
-  default = "/alloc/data/app/app.db"
+variable "db_paths" {
+  type    = list(string)
+  default = ["/alloc/data/app/app.db"]
 }
 
 variable "replica_url" {
@@ -43,6 +45,8 @@ variable "vault_secret" {
 }
 
 locals {
+  # DB_PATH's form: one path, or several separated by commas.
+  db_path = join(",", var.db_paths)
   credentials = <<-EOT
     {{ with secret "${var.vault_secret}" }}
     AWS_ACCESS_KEY_ID={{ .Data.data.access_key_id }}
@@ -89,7 +93,7 @@ job "sqlite-app" {
         command = "/usr/local/bin/restore"
       }
       env {
-        DB_PATH     = var.db_path
+        DB_PATH     = local.db_path
         REPLICA_URL = var.replica_url
         S3_ENDPOINT = var.s3_endpoint
         LOG_FORMAT  = "json"
@@ -118,7 +122,7 @@ job "sqlite-app" {
         ports   = ["metrics"]
       }
       env {
-        DB_PATH          = var.db_path
+        DB_PATH          = local.db_path
         REPLICA_URL      = var.replica_url
         S3_ENDPOINT      = var.s3_endpoint
         LOG_FORMAT       = "json"
@@ -156,7 +160,9 @@ job "sqlite-app" {
         ports = ["http"]
       }
       env {
-        DB_PATH = var.db_path
+        # For an app that takes its database paths from the environment;
+        # otherwise configure the app to open var.db_paths.
+        DB_PATH = local.db_path
       }
       kill_timeout = "20s"
       resources {
