@@ -34,6 +34,9 @@ type Store struct {
 	Client *minio.Client
 	Bucket string
 	Prefix string // without trailing slash
+	// Clock is the skew of the store's clock against ours, measured on
+	// every response (clock.go); nil for a Store not built by New.
+	Clock *Clock
 }
 
 // Option adjusts the minio-go client New builds.
@@ -78,10 +81,11 @@ func New(cfg *config.Config, opts ...Option) (*Store, error) {
 			&credentials.EnvAWS{}, &credentials.FileAWSCredentials{}, &credentials.IAM{},
 		})
 	}
+	clock := &Clock{}
 	mo := &minio.Options{
 		Creds:        creds,
 		Secure:       secure,
-		Transport:    tr,
+		Transport:    &clockTransport{next: tr, clock: clock},
 		Region:       cfg.S3Region,
 		BucketLookup: lookup,
 	}
@@ -92,7 +96,7 @@ func New(cfg *config.Config, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, sysexit.Errorf(sysexit.Usage, "invalid S3_ENDPOINT: %v", err)
 	}
-	return &Store{Client: c, Bucket: loc.Bucket, Prefix: loc.Prefix}, nil
+	return &Store{Client: c, Bucket: loc.Bucket, Prefix: loc.Prefix, Clock: clock}, nil
 }
 
 // Endpoint is the S3 endpoint the store talks to, for error lines.

@@ -75,6 +75,10 @@ type Lease struct {
 	etag   string // of our lease object; "" when not held
 	holder string // last known holder (us or another writer)
 	until  time.Time
+	// parked: stood down for why (a clock skew, skew.go): the object is
+	// marked expired, etag is still ours, uploads may not go ahead.
+	parked bool
+	why    error
 }
 
 // New is a lease on store's prefix owned by this process (host:pid).
@@ -113,6 +117,12 @@ func (l *Lease) Acquire(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The read measured the clock: an expiry this node's clock would
+	// write, or its judgement that cur has expired, is not to be trusted
+	// beyond MaxSkew.
+	if err := l.skewErr(); err != nil {
+		return err
+	}
 	gen := int64(1)
 	if cur != nil {
 		reclaim := l.ReclaimSuffix != "" && strings.HasSuffix(cur.Owner, l.ReclaimSuffix)
@@ -134,20 +144,32 @@ func (l *Lease) Acquire(ctx context.Context) error {
 	}
 	l.mu.Lock()
 	l.doc, l.etag, l.holder, l.until = doc, newTag, l.Owner, doc.ExpiresAt
+	l.parked, l.why = false, nil
 	l.Reclaimed = cur != nil && cur.Owner != l.Owner && time.Now().Before(cur.ExpiresAt)
 	l.mu.Unlock()
 	return nil
 }
 
-// renew extends the lease we hold; ErrLost when the object changed.
+// renew extends the lease we hold; ErrLost when the object changed. With
+// the clock skewed beyond MaxSkew it stands the lease down instead and
+// returns ErrClockSkew; a later renewal with the clock back in range
+// takes it back if nobody else took it meanwhile (skew.go).
 func (l *Lease) Renew(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, CallTimeout)
 	defer cancel()
 	l.mu.Lock()
-	doc, etag := l.doc, l.etag
+	doc, etag, parked := l.doc, l.etag, l.parked
 	l.mu.Unlock()
 	if etag == "" {
 		return ErrLost
+	}
+	if parked {
+		if err := l.resume(ctx, etag); err != nil {
+			return err
+		}
+	}
+	if err := l.skewErr(); err != nil {
+		return l.standDown(ctx, doc, etag, err)
 	}
 	doc.ExpiresAt = time.Now().Add(TTL)
 	newTag, err := l.write(ctx, doc, etag)
@@ -157,16 +179,26 @@ func (l *Lease) Renew(ctx context.Context) error {
 		// separately whether the history went with it.
 		newTag, err = l.write(ctx, doc, "")
 	}
+	// This very renewal's response measured the clock: with the skew
+	// beyond MaxSkew, the expiry it wrote by this clock must not stand.
+	skew := l.skewErr()
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if errors.Is(err, ErrLost) {
+	switch {
+	case errors.Is(err, ErrLost):
 		l.etag, l.holder, l.until = "", "", time.Time{}
-		return err
+	case err == nil && skew == nil:
+		l.doc, l.etag, l.holder, l.until = doc, newTag, l.Owner, doc.ExpiresAt
+		l.parked, l.why = false, nil
+	case err == nil:
+		l.etag, l.parked, l.why, l.holder, l.until = newTag, true, skew, "", time.Time{}
 	}
+	l.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	l.doc, l.etag, l.until = doc, newTag, doc.ExpiresAt
+	if skew != nil {
+		return l.standDown(ctx, doc, newTag, skew)
+	}
 	return nil
 }
 
@@ -195,14 +227,14 @@ func (l *Lease) Release(ctx context.Context) error {
 func (l *Lease) Valid(now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.etag != "" && now.Add(Margin).Before(l.until)
+	return l.etag != "" && !l.parked && now.Add(Margin).Before(l.until)
 }
 
 // held reports the last known holder and expiry, for /status.
 func (l *Lease) Held() (holder string, until time.Time, ours bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.holder, l.until, l.etag != "" && l.holder == l.Owner
+	return l.holder, l.until, l.etag != "" && !l.parked && l.holder == l.Owner
 }
 
 // read returns the current lease object and its ETag; nil when absent.

@@ -22,7 +22,7 @@ func keepLease(ctx context.Context, l *lease.Lease, logger *slog.Logger) (lost <
 	go func() {
 		defer close(done)
 		next := lease.RenewEvery
-		failing := false
+		failing, skewed := false, false
 		for {
 			select {
 			case <-ctx.Done():
@@ -40,16 +40,28 @@ func keepLease(ctx context.Context, l *lease.Lease, logger *slog.Logger) (lost <
 				logger.Error("lease lost: another writer took the replica prefix", "error", err.Error())
 				lostc <- err
 				return
+			case errors.Is(err, lease.ErrClockSkew):
+				// The lease stood down (lease.Renew): uploads are paused
+				// and the object marked expired until the clock is back.
+				if !skewed {
+					s, _ := l.Skew()
+					logger.Error("clock skew: not keeping the single-writer lease, uploads paused until the clock is back within the margin",
+						"skew", s.Offset.Round(100*time.Millisecond).String(), "store", l.Endpoint(), "error", err.Error())
+				}
+				skewed, next = true, lease.Retry
 			case err != nil:
 				if !failing {
 					logger.Warn("lease renewal failing, retrying", "error", err.Error())
 				}
 				failing, next = true, lease.Retry
 			default:
-				if failing {
+				if skewed {
+					s, _ := l.Skew()
+					logger.Info("clock back within the single-writer lease's margin: lease taken back, uploads resume", "skew", s.Offset.Round(100*time.Millisecond).String())
+				} else if failing {
 					logger.Info("lease renewed again")
 				}
-				failing, next = false, lease.RenewEvery
+				failing, skewed, next = false, false, lease.RenewEvery
 			}
 		}
 	}()

@@ -17,6 +17,7 @@ import (
 func (r *runner) loop(ctx context.Context, serveErr <-chan error) error {
 	st, logger, db := r.st, r.logger, r.db
 	cu := &catchUp{db: db, timeout: 10 * time.Second}
+	lag := newLagClock(db.WALPath(), db.LTXLevelDir(0))
 	initialised := false
 	t := time.NewTicker(pollInterval)
 	defer t.Stop()
@@ -80,12 +81,9 @@ func (r *runner) loop(ctx context.Context, serveErr <-chan error) error {
 				continue
 			}
 			remote := db.Replica.Pos().TXID
-			var oldest time.Time
-			// Litestream zeroes the replica position after a failed sync
-			// until it lists the replica again: no file times then.
-			if local.TXID > remote && remote > 0 {
-				oldest = oldestUnreplicated(db.LTXLevelDir(0), remote)
-			}
+			// The oldest commit not in the replica, in L0 files or still
+			// in the WAL (lag.go); zero when none or unknown.
+			oldest := lag.oldest(local.TXID, remote, now)
 			behindFor := st.observe(local.TXID, remote, oldest, now)
 			cu.maybe(ctx, behindFor, r.cfg.SyncInterval, now)
 			if ready, reason, changed := st.readinessChange(now); changed && ready {

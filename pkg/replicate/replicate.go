@@ -82,6 +82,7 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, signals <
 		held = st.leaseHeld
 	}
 	m.Observe(st.isReady, held, st.behind)
+	observeNode(m.Series, st, held != nil)
 	st.set(StateStarting, "")
 
 	srv, err := telemetry.Listen(cfg.MetricsAddr, m, st.status, logger)
@@ -297,7 +298,7 @@ func (r *runner) start(ctx context.Context) error {
 	}
 	st.set(StateReplicating, "")
 	st.markStarted()
-	logger.Info("replicating", "db", cfg.DBPath, "replica", st.url, "sync_interval", cfg.SyncInterval.String(),
+	logger.Info("replicating", "path", cfg.DBPath, "replica", st.url, "sync_interval", cfg.SyncInterval.String(),
 		"snapshot_interval", cfg.SnapshotInterval.String(), "retention", cfg.Retention.String())
 	return nil
 }

@@ -51,6 +51,7 @@ func runSeveral(ctx context.Context, cfg *config.Config, logger *slog.Logger, si
 			held = st.leaseHeld
 		}
 		series[i].Observe(st.isReady, held, st.behind)
+		observeNode(series[i], st, held != nil)
 		st.set(StateStarting, "")
 		sigs[i] = make(chan os.Signal, 1)
 		runners[i] = &runner{cfg: one, logger: logger.With("db", names[i]), st: st, signals: sigs[i], turn: prev, acquired: make(chan struct{})}

@@ -94,7 +94,7 @@ func (r *runner) acquireLease(ctx context.Context) error {
 	r.st.lease = r.lease
 	r.st.mu.Unlock()
 	r.st.set(StateWaitingLease, "")
-	probed := false
+	probed, skewed := false, false
 	for {
 		err := r.probe(ctx, bs, &probed)
 		if err == nil {
@@ -106,15 +106,26 @@ func (r *runner) acquireLease(ctx context.Context) error {
 		if errors.Is(err, lease.ErrUnconditional) {
 			return err
 		}
-		if !errors.Is(err, lease.ErrHeld) && !bucket.Retryable(err) {
+		// A skewed clock waits as for another holder: nothing is taken or
+		// written until it is back within lease.MaxSkew (lease.Acquire).
+		waitable := errors.Is(err, lease.ErrHeld) || errors.Is(err, lease.ErrClockSkew)
+		if !waitable && !bucket.Retryable(err) {
 			// Denied (77) or no such bucket (65): waiting will not fix it.
 			return err
 		}
-		if r.st.set(StateWaitingLease, err.Error()) {
+		// One line per cause: the skew's figure moves a little from one
+		// measurement to the next, the reason in /readyz with it.
+		changed := r.st.set(StateWaitingLease, err.Error())
+		skew := errors.Is(err, lease.ErrClockSkew)
+		switch s, _ := r.lease.Skew(); {
+		case skew && !skewed:
+			r.logger.Error("clock skew: not taking the single-writer lease", "skew", s.Offset.Round(100*time.Millisecond).String(), "store", bs.Endpoint(), "error", err.Error())
+		case !skew && changed:
 			r.logger.Warn("waiting for the single-writer lease", "error", err.Error())
 		}
+		skewed = skew
 		if werr := r.wait(ctx, lease.Retry, "waiting for the lease"); werr != nil {
-			if errors.Is(err, lease.ErrHeld) {
+			if waitable {
 				return sysexit.New(sysexit.TempFail, fmt.Errorf("stopped while waiting for the lease on %s (%w): nothing was replicated", r.st.url, err))
 			}
 			return werr
@@ -182,7 +193,7 @@ func (r *runner) waitDB(ctx context.Context, client litestream.ReplicaClient) er
 		return nil
 	}
 	if st.set(StateWaitingDB, "") {
-		logger.Info("waiting for the database to appear", "db", cfg.DBPath)
+		logger.Info("waiting for the database to appear", "path", cfg.DBPath)
 	}
 	proven, next := false, time.Time{}
 	for {

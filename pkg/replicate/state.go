@@ -120,9 +120,10 @@ func (s *state) wrote(level int, maxTXID ltx.TXID, err error, at time.Time) {
 }
 
 // observe records positions and derives the lag: the age of the oldest
-// local commit not yet in the replica. oldest is when that commit's local
-// LTX file was written (zero when unknown: then the lag runs from when the
-// sidecar first saw the replica behind). It returns the lag (0 when caught up).
+// local commit not yet in the replica, in an L0 file or still in the WAL.
+// oldest is lagClock's estimate of its time (zero when none is pending, or
+// when unknown while behind: then the lag runs from when the sidecar first
+// saw the replica behind). It returns the lag (0 when caught up).
 func (s *state) observe(local, remote ltx.TXID, oldest, now time.Time) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -130,7 +131,7 @@ func (s *state) observe(local, remote ltx.TXID, oldest, now time.Time) time.Dura
 		s.progressAt = now
 	}
 	s.localTXID, s.replicaTXID = local, remote
-	if local <= remote {
+	if local <= remote && oldest.IsZero() {
 		s.behindSince = time.Time{}
 		s.metrics.ReplicaLag.Set(0)
 		return 0
@@ -138,7 +139,7 @@ func (s *state) observe(local, remote ltx.TXID, oldest, now time.Time) time.Dura
 	switch {
 	case !oldest.IsZero() && oldest.Before(now):
 		s.behindSince = oldest
-	case s.behindSince.IsZero():
+	case !oldest.IsZero() || s.behindSince.IsZero():
 		s.behindSince = now
 	}
 	lag := now.Sub(s.behindSince)
@@ -160,6 +161,11 @@ func (s *state) readyLocked(now time.Time) (bool, string) {
 			return false, s.reason
 		}
 		return false, s.name
+	}
+	if s.lease != nil {
+		if err := s.lease.Problem(); err != nil {
+			return false, "not holding the single-writer lease, uploads paused: " + err.Error()
+		}
 	}
 	if !s.initialised {
 		if s.reason != "" {
@@ -273,6 +279,19 @@ func (s *state) leaseHeld() bool {
 	}
 	_, _, ours := s.lease.Held()
 	return ours && s.lease.Valid(time.Now())
+}
+
+// clockSkew is the store's clock minus ours in seconds, as the lease's
+// requests measured it (0 before the first), for the clock_skew series.
+func (s *state) clockSkew() float64 {
+	s.mu.Lock()
+	l := s.lease
+	s.mu.Unlock()
+	if l == nil {
+		return 0
+	}
+	sk, _ := l.Skew()
+	return sk.Offset.Seconds()
 }
 
 // wedgedLocked returns why the sidecar is wedged, "" when it is not:
