@@ -246,7 +246,13 @@ func (e *env) midRestore() (rows int64, midHistory bool, r testenv.Result, err e
 // startWriter starts the app.
 func (e *env) startWriter(rate int) *testenv.Process {
 	e.t.Helper()
-	p, err := testenv.StartProcess(e.writer, []string{"DB_PATH=" + e.dbPath, "WRITES_PER_SECOND=" + strconv.Itoa(rate)})
+	return e.startWriterAt(e.dbPath, rate)
+}
+
+// startWriterAt starts the app on one database of several.
+func (e *env) startWriterAt(path string, rate int) *testenv.Process {
+	e.t.Helper()
+	p, err := testenv.StartProcess(e.writer, []string{"DB_PATH=" + path, "WRITES_PER_SECOND=" + strconv.Itoa(rate)})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -262,10 +268,16 @@ func (e *env) startWriter(rate int) *testenv.Process {
 // one row more than the local count, and the count is the one that lies.
 func (e *env) stopWriter(w *testenv.Process) int64 {
 	e.t.Helper()
+	return e.stopWriterAt(w, e.dbPath)
+}
+
+// stopWriterAt is stopWriter for the app writing path.
+func (e *env) stopWriterAt(w *testenv.Process, path string) int64 {
+	e.t.Helper()
 	if code, err := w.Signal(syscall.SIGTERM, 10*time.Second); err != nil || code != 0 {
 		e.t.Fatalf("writer's SIGTERM: exit %d, %v: %.500s", code, err, w.Output())
 	}
-	local, err := seq(e.dbPath)
+	local, err := seq(path)
 	if err != nil {
 		e.t.Fatalf("local database: %v", err)
 	}
