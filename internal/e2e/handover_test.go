@@ -48,9 +48,14 @@ func TestHandover(t *testing.T) {
 	at := func(what string) { t.Logf("+%5.2fs %s", time.Since(t0).Seconds(), what) }
 	at("predecessor deleted: its app keeps committing; the replacement's restore starts")
 	newPath := filepath.Join(t.TempDir(), "app.db")
-	restored := make(chan testenv.Result, 1)
+	type outcome struct {
+		testenv.Result
+		err error
+	}
+	restored := make(chan outcome, 1)
 	go func() {
-		restored <- testenv.Exec(t, 2*time.Minute, restoreBin, append(env, "DB_PATH="+newPath))
+		r, err := testenv.Run(2*time.Minute, restoreBin, append(env, "DB_PATH="+newPath))
+		restored <- outcome{r, err}
 	}()
 	time.Sleep(appStop)
 	final := w.stop(t)
@@ -59,7 +64,7 @@ func TestHandover(t *testing.T) {
 	want := rows(t, oldPath)
 	select {
 	case r := <-restored:
-		t.Fatalf("the replacement's restore finished (exit %d) before the predecessor's final sync: %s", r.Code, r.Stderr)
+		t.Fatalf("the replacement's restore finished (exit %d, %v) before the predecessor's final sync: %s", r.Code, r.err, r.Stderr)
 	default:
 	}
 	if code := oldSidecar.Stop(t, 40*time.Second); code != 0 {
@@ -68,6 +73,9 @@ func TestHandover(t *testing.T) {
 	at("predecessor's sidecar exited 0: final sync done, lease released")
 
 	r := <-restored
+	if r.err != nil {
+		t.Fatalf("replacement's restore: %v", r.err)
+	}
 	at(fmt.Sprintf("replacement's restore exited %d", r.Code))
 	if r.Code != 0 {
 		t.Fatalf("replacement's restore exit %d: %s", r.Code, r.Stderr)

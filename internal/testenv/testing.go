@@ -84,9 +84,20 @@ type Result struct {
 func (r Result) Output() string { return r.Stdout + r.Stderr }
 
 // Exec runs bin with exactly env (plus PATH and HOME) and args, killing it
-// after timeout; a timeout fails the test.
+// after timeout; a timeout fails the test. Call it from the test's
+// goroutine (it may call tb.Fatal); elsewhere use Run.
 func Exec(tb testing.TB, timeout time.Duration, bin string, env []string, args ...string) Result {
 	tb.Helper()
+	r, err := Run(timeout, bin, env, args...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return r
+}
+
+// Run is Exec for any goroutine: a timeout, or a binary that cannot start,
+// is an error instead of a failed test.
+func Run(timeout time.Duration, bin string, env []string, args ...string) (Result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
@@ -97,16 +108,16 @@ func Exec(tb testing.TB, timeout time.Duration, bin string, env []string, args .
 	err := cmd.Run()
 	r := Result{Stdout: out.String(), Stderr: errb.String(), Duration: time.Since(start)}
 	if ctx.Err() != nil {
-		tb.Fatalf("%s %v did not finish within %s; stderr: %s", filepath.Base(bin), args, timeout, r.Stderr)
+		return r, fmt.Errorf("%s %v did not finish within %s; stderr: %s", filepath.Base(bin), args, timeout, r.Stderr)
 	}
 	var ee *exec.ExitError
 	switch {
 	case errors.As(err, &ee):
 		r.Code = ee.ExitCode()
 	case err != nil:
-		tb.Fatalf("run %s: %v", bin, err)
+		return r, fmt.Errorf("run %s: %w", bin, err)
 	}
-	return r
+	return r, nil
 }
 
 // FreeAddr returns a 127.0.0.1 address with a port free at the time of the call.
