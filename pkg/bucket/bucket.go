@@ -2,7 +2,8 @@
 // touches anything it answers the questions that decide whether an empty
 // replica is a fact or a fault: is the store reachable, are we authorised,
 // does the bucket exist, does the prefix hold a backup? It also moves a
-// history aside and is the Store the lease writes through. Its errors are
+// history aside and is the Store the lease writes through, measuring the
+// store's clock against ours on every response (clock.go). Its errors are
 // classified by exit code (sysexit) so the caller never has to guess from
 // a message.
 package bucket

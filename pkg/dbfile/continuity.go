@@ -1,6 +1,7 @@
 // Package dbfile guards the local SQLite files the sidecar replicates: the
 // header check, the WAL's continuity with Litestream's last local LTX file,
-// and the pin that keeps that WAL in place until Litestream holds it.
+// the pin that keeps that WAL in place until Litestream holds it, and the
+// free space of their filesystem (space.go).
 package dbfile
 
 import (

@@ -34,7 +34,8 @@ const (
 	// failed) tries again.
 	Retry = 2 * time.Second
 	// Margin: uploads stop this long before the lease expires by our
-	// clock, to absorb request latency and clock skew between writers.
+	// clock, to absorb request latency and clock skew between writers;
+	// a skew beyond what it absorbs is refused (MaxSkew, skew.go).
 	Margin = 5 * time.Second
 	// CallTimeout bounds each lease request.
 	CallTimeout = 5 * time.Second

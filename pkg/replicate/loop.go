@@ -24,8 +24,12 @@ func (r *runner) loop(ctx context.Context, serveErr <-chan error) error {
 	checks := time.NewTicker(replicaCheckInterval)
 	defer checks.Stop()
 	checked, checking := make(chan error, 1), false
+	space := time.NewTicker(spaceCheckInterval)
+	defer space.Stop()
 	for {
 		select {
+		case <-space.C:
+			r.checkSpace()
 		case <-checks.C:
 			if initialised && !checking {
 				checking = true

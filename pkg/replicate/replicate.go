@@ -15,7 +15,9 @@
 //     exits 75. From then to shutdown keepLease renews it; uploads stop
 //     shortly before it would run out unrenewed and resume on the next
 //     renewal. If another writer took it, the sidecar stops replicating
-//     and exits 75.
+//     and exits 75. With this node's clock proven off the store's by more
+//     than lease.MaxSkew the lease is neither taken nor kept (it stands
+//     down until the clock is right: pkg/lease/skew.go).
 //  2. waiting_for_database: DB_PATH does not exist yet. On a first boot
 //     the sidecar proves the replica empty under the lease and lets the
 //     app start (/startupz) to create it; a replica holding a backup while
@@ -284,6 +286,7 @@ func (r *runner) start(ctx context.Context) error {
 		return err
 	}
 	defer pin.Release()
+	r.checkSpace() // before the first sync, which may stage a full snapshot
 	store, db := engine.NewStore(cfg, client, logger)
 	if err := store.Open(ctx); err != nil {
 		return sysexit.New(sysexit.Unavailable, fmt.Errorf("start replication of %s to %s: %w", cfg.DBPath, st.url, err))

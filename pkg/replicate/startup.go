@@ -160,7 +160,11 @@ func (r *runner) probe(ctx context.Context, bs *bucket.Store, probed *bool) erro
 // kept by keepLease is valid (renewals may be failing in an outage).
 func (r *runner) awaitValidLease(ctx context.Context) error {
 	for !r.lease.Valid(time.Now()) {
-		r.st.set(StateWaitingLease, "lease renewal failing")
+		why := "lease renewal failing"
+		if err := r.lease.Problem(); err != nil {
+			why = err.Error() // stood down for a clock skew
+		}
+		r.st.set(StateWaitingLease, why)
 		select {
 		case err := <-r.lost:
 			return r.onLeaseLost(err)

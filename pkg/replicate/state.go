@@ -7,6 +7,7 @@ import (
 
 	"github.com/superfly/ltx"
 
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/dbfile"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/lease"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxstate"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/telemetry"
@@ -51,8 +52,9 @@ type state struct {
 	// checked under the lease, or the replica proven empty under it on a
 	// first boot; it stays set for the life of the process.
 	started    bool
-	progressAt time.Time // last time the replica advanced or was caught up
-	problems   [2]string // what is wrong with the database file [0] and the replica [1]; "" when fine
+	progressAt time.Time    // last time the replica advanced or was caught up
+	problems   [3]string    // what is wrong with the database file [0], the replica [1], the free space [2]; "" when fine
+	space      dbfile.Space // the last free-space check (node.go)
 	metrics    *telemetry.Series
 }
 
@@ -82,13 +84,11 @@ func (s *state) is(name string) bool {
 	return s.name == name
 }
 
-// setProblem records what is wrong with "db" (the database file) or
-// "replica" ("" for nothing); it reports a change, so the caller logs once.
+// setProblem records what is wrong with "db" (the database file),
+// "replica" or "space" ("" for nothing); it reports a change, so the
+// caller logs once.
 func (s *state) setProblem(what, p string) bool {
-	i := 0
-	if what == "replica" {
-		i = 1
-	}
+	i := map[string]int{"db": 0, "replica": 1, "space": 2}[what]
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	changed := s.problems[i] != p
@@ -167,6 +167,13 @@ func (s *state) readyLocked(now time.Time) (bool, string) {
 			return false, "not holding the single-writer lease, uploads paused: " + err.Error()
 		}
 	}
+	// Before the first sync's own reason: a disk too small for the
+	// snapshot is why that sync fails (upstream #1310).
+	for _, p := range s.problems {
+		if p != "" {
+			return false, p
+		}
+	}
 	if !s.initialised {
 		if s.reason != "" {
 			return false, s.reason
@@ -179,11 +186,6 @@ func (s *state) readyLocked(now time.Time) (bool, string) {
 			return false, s.reason
 		}
 		return false, "first sync to the replica not done yet"
-	}
-	for _, p := range s.problems {
-		if p != "" {
-			return false, p
-		}
 	}
 	if s.lease != nil && !s.lease.Valid(now) {
 		return false, "single-writer lease not renewed (uploads paused): " + s.reasonOr("renewal failing")

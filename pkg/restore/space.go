@@ -2,13 +2,12 @@ package restore
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"path/filepath"
 
 	"github.com/superfly/ltx"
-	"golang.org/x/sys/unix"
 
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/dbfile"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
 )
 
@@ -30,14 +29,13 @@ func checkSpace(ctx context.Context, src *source, dbPath string) error {
 	if err != nil {
 		return nil
 	}
-	var fs unix.Statfs_t
-	if err := unix.Statfs(filepath.Dir(dbPath), &fs); err != nil {
+	free, err := dbfile.Free(filepath.Dir(dbPath))
+	if err != nil {
 		return nil
 	}
-	free := int64(fs.Bavail) * int64(fs.Bsize)
 	if need := size + spareBytes; free < need {
 		return sysexit.Errorf(sysexit.CantCreate, "not enough space for the restore: the database is %s (%d bytes) and the filesystem of DB_PATH (%s) has %s free (%d bytes); give the volume at least %s",
-			human(size), size, filepath.Dir(dbPath), human(free), free, human(need))
+			dbfile.Bytes(size), size, filepath.Dir(dbPath), dbfile.Bytes(free), free, dbfile.Bytes(need))
 	}
 	return nil
 }
@@ -60,18 +58,4 @@ func planSize(ctx context.Context, src *source) (int64, error) {
 		return 0, err
 	}
 	return int64(h.Commit) * int64(h.PageSize), nil
-}
-
-// human is n bytes in binary units, for a person.
-func human(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
