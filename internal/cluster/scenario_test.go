@@ -74,6 +74,12 @@ var applyWarnings string // stderr of the first apply, for the PodSecurity scena
 // creates the database, the pod becomes Ready and the replica fills.
 func firstBoot(t *testing.T) {
 	applyWarnings = apply(t, "test-cluster")
+	checkFirstBoot(t)
+}
+
+// checkFirstBoot is firstBoot after the apply, shared with the Terraform
+// path (terraform_test.go), which applies the same pod its own way.
+func checkFirstBoot(t *testing.T) {
 	p := waitPod(t, 3*time.Minute, "a Ready pod", (*pod).ready)
 	r := p.container("restore")
 	if r == nil || r.State.Terminated == nil || r.State.Terminated.ExitCode != 0 || r.RestartCount != 0 {
