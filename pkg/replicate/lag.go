@@ -23,25 +23,28 @@ const (
 // sync, and uploads those; a commit is therefore pending either in a local
 // L0 file above the replica's TXID, or as WAL frames beyond the WAL
 // position the newest L0 file ends at (its header's WALOffset+WALSize and
-// salts). SQLite keeps no commit times, so the clock watches, at every
-// poll, whether the WAL holds a frame at that position:
+// salts). SQLite keeps no commit times, so the clock looks, at every poll
+// (pollInterval, 250 ms), for a commit frame beyond that position:
 //
-//   - The oldest pending WAL commit T was made after the previous poll that
-//     saw none there (or after Litestream read the WAL for its newest L0
-//     file, when that file appeared since), and no later than both the poll
-//     that first saw one and the WAL's mtime (its newest write). The clock
-//     reports the later bound, min(first seen, WAL mtime): the gauge never
-//     overstates the lag, and understates it by at most one poll interval
-//     (250 ms) plus the few milliseconds Litestream takes to write an L0
-//     file. It is exact for a single pending commit (T is the WAL's mtime).
+//   - The oldest pending WAL commit T was made after the last poll that saw
+//     none there, or, when the newest L0 file appeared since, after
+//     Litestream read the WAL for it (the file header's timestamp). The
+//     clock reports that earliest possible time: the gauge may overstate
+//     the lag by up to one poll interval, never understate it (but for the
+//     milliseconds Litestream takes between reading the WAL and stamping
+//     the header), so "every commit older than the lag is in the replica"
+//     holds. Under steady writes T follows Litestream's read at once and
+//     the estimate is close to exact. A single pending commit is timed
+//     exactly: the WAL's mtime is its write.
 //   - When Litestream turns those frames into an L0 file, the estimate moves
 //     with them to that file, so the age keeps counting while it uploads
-//     or while the store is down. L0 files it did not see as WAL frames
-//     (written between two polls) count from their mtime, within a poll
-//     interval of their oldest commit too.
+//     or while the store is down. An L0 file made of frames no poll saw
+//     (written between two polls) counts from the last poll before it.
+//   - The gauge is set at each poll, so a scrape reads it up to one poll
+//     interval old: it reads up to 250 ms low by that alone.
 //
-// Cost per poll: one directory listing of L0, one open of the WAL with two
-// small reads, and one LTX header read when a new L0 file appears.
+// Cost per poll: one directory listing of L0, one open of the WAL with a
+// few 24-byte reads, and one LTX header read when a new L0 file appears.
 //
 // A lagClock is used by the loop goroutine only.
 type lagClock struct {
@@ -53,6 +56,7 @@ type lagClock struct {
 	endSalt2   uint32
 	endOffset  int64
 	walPending time.Time // estimate of the oldest commit in the WAL beyond that position; zero if none
+	clearAt    time.Time // last time nothing was beyond that position (a poll, or Litestream's read)
 
 	// carried: estimates moved from WAL frames to the L0 file (by min TXID)
 	// Litestream made of them; dropped once the replica holds the file.
@@ -142,10 +146,14 @@ func (c *lagClock) scanL0(remote ltx.TXID) time.Time {
 // follow records a new newest L0 file. The WAL frames seen pending beyond
 // the previous file's end are now the first commits of the file after it.
 func (c *lagClock) follow(name string, maxTXID ltx.TXID) {
-	if !c.walPending.IsZero() && c.newestMax > 0 && len(c.carried) < maxCarried {
-		c.carried[c.newestMax+1] = c.walPending
+	est := c.walPending
+	if est.IsZero() {
+		est = c.clearAt // frames no poll saw: made after the last poll
 	}
-	c.walPending = time.Time{}
+	if !est.IsZero() && c.newestMax > 0 && len(c.carried) < maxCarried {
+		c.carried[c.newestMax+1] = est
+	}
+	c.walPending, c.clearAt = time.Time{}, time.Time{}
 	c.newest, c.newestMax = name, maxTXID
 	c.endSalt1, c.endSalt2, c.endOffset = 0, 0, 0
 	if name == "" {
@@ -162,48 +170,59 @@ func (c *lagClock) follow(name string, maxTXID ltx.TXID) {
 	}
 	h := dec.Header()
 	c.endSalt1, c.endSalt2, c.endOffset = h.WALSalt1, h.WALSalt2, h.WALOffset+h.WALSize
+	if h.Timestamp > 0 {
+		c.clearAt = time.UnixMilli(h.Timestamp) // Litestream read the WAL up to the end just before
+	}
 }
 
-// watchWAL updates walPending: whether the WAL holds a frame beyond the
-// newest L0 file's end, and since when at the latest.
+// watchWAL updates walPending: the estimated time of the oldest commit in
+// the WAL beyond the newest L0 file's end (see lagClock). It is kept for as
+// long as commits stay pending beyond that end: the oldest stays the oldest.
 func (c *lagClock) watchWAL(now time.Time) {
-	pending, mtime := c.walBeyondEnd()
+	pending, single, mtime := c.walBeyondEnd()
 	switch {
 	case !pending:
-		c.walPending = time.Time{}
-	case c.walPending.IsZero():
-		c.walPending = now
-		if mtime.Before(now) {
-			c.walPending = mtime
+		c.walPending, c.clearAt = time.Time{}, now
+	case !c.walPending.IsZero():
+	case single && !mtime.IsZero() && !mtime.After(now):
+		c.walPending = mtime
+		if mtime.Before(c.clearAt) {
+			c.walPending = c.clearAt
 		}
+	case !c.clearAt.IsZero():
+		c.walPending = c.clearAt
+	default:
+		c.walPending = now // no earlier bound known (first poll)
 	}
 }
 
 // walBeyondEnd reports whether the WAL holds a commit of its current
-// generation beyond the position Litestream has converted up to, and the
-// WAL's mtime. After a checkpoint restarted the WAL (new salts), Litestream's
-// position is void and any commit of the new generation, from the first
-// frame, is beyond it. It walks frame headers from that position to the
-// first commit frame: frames of a transaction that rolled back stay in the
-// file with the current salts but no commit frame, and must not count. An
-// uncommitted transaction longer than maxScanFrames counts as pending: it
-// is about to commit, and the walk stays cheap.
-func (c *lagClock) walBeyondEnd() (bool, time.Time) {
+// generation beyond the position Litestream has converted up to, whether
+// that commit is the WAL's last frame (a single pending commit, whose time
+// is the WAL's mtime), and the WAL's mtime. After a checkpoint restarted
+// the WAL (new salts), Litestream's position is void and any commit of the
+// new generation, from the first frame, is beyond it. It walks frame
+// headers from that position to the first commit frame: frames of a
+// transaction that rolled back stay in the file with the current salts but
+// no commit frame, and must not count. An uncommitted transaction longer
+// than maxScanFrames counts as pending: it is about to commit, and the walk
+// stays cheap.
+func (c *lagClock) walBeyondEnd() (pending, single bool, mtime time.Time) {
 	f, err := os.Open(c.walPath)
 	if err != nil {
-		return false, time.Time{}
+		return false, false, time.Time{}
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return false, time.Time{}
+		return false, false, time.Time{}
 	}
 	var hdr [walHeaderSize]byte
 	if _, err := io.ReadFull(f, hdr[:]); err != nil {
-		return false, time.Time{} // empty or truncated WAL: nothing pending
+		return false, false, time.Time{} // empty or truncated WAL: nothing pending
 	}
 	if magic := binary.BigEndian.Uint32(hdr[0:]); magic != 0x377f0682 && magic != 0x377f0683 {
-		return false, time.Time{}
+		return false, false, time.Time{}
 	}
 	pageSize := int64(binary.BigEndian.Uint32(hdr[8:]))
 	if pageSize == 1 {
@@ -214,20 +233,30 @@ func (c *lagClock) walBeyondEnd() (bool, time.Time) {
 	if salt1 == c.endSalt1 && salt2 == c.endSalt2 && c.endOffset > walHeaderSize {
 		at = c.endOffset
 	}
-	var frame [walFrameHeaderSize]byte
+	// frame reads the header of the frame at off: ok when it is of the
+	// current generation; commit when it ends a transaction.
+	var buf [walFrameHeaderSize]byte
+	frame := func(off int64) (ok, commit bool) {
+		if _, err := f.ReadAt(buf[:], off); err != nil {
+			return false, false // end of the WAL
+		}
+		if binary.BigEndian.Uint32(buf[8:]) != salt1 || binary.BigEndian.Uint32(buf[12:]) != salt2 {
+			return false, false // a frame of an older generation: the end
+		}
+		return true, binary.BigEndian.Uint32(buf[4:]) != 0 // database size after commit
+	}
 	for range maxScanFrames {
-		if _, err := f.ReadAt(frame[:], at); err != nil {
-			return false, time.Time{} // end of the WAL: nothing beyond
-		}
-		if binary.BigEndian.Uint32(frame[8:]) != salt1 || binary.BigEndian.Uint32(frame[12:]) != salt2 {
-			return false, time.Time{} // a frame of an older generation: the end
-		}
-		if binary.BigEndian.Uint32(frame[4:]) != 0 { // database size after commit: a commit frame
-			return true, fi.ModTime()
+		ok, commit := frame(at)
+		if !ok {
+			return false, false, time.Time{}
 		}
 		at += walFrameHeaderSize + pageSize
+		if commit {
+			more, _ := frame(at)
+			return true, !more, fi.ModTime()
+		}
 	}
-	return true, fi.ModTime()
+	return true, false, fi.ModTime()
 }
 
 // maxScanFrames bounds walBeyondEnd's walk (24-byte reads) per poll.

@@ -157,6 +157,66 @@ func TestLagCountsCommitsStillInTheWAL(t *testing.T) {
 	}
 }
 
+// Several pending commits are timed from the earliest moment the oldest can
+// have been made: the last poll that saw the WAL converted, or Litestream's
+// read of the WAL for its newest L0 file. The gauge may overstate by up to
+// a poll interval, never understate.
+func TestLagBoundsForSeveralCommits(t *testing.T) {
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "app.db")
+	l0 := filepath.Join(dir, "ltx", "0")
+	if err := os.MkdirAll(l0, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite3", dbPath+"?_journal_mode=WAL&_synchronous=NORMAL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	mustExec(t, db, `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)`)
+	st := &state{metrics: telemetry.NewMetrics().Series}
+	c := newLagClock(dbPath+"-wal", l0)
+	poll := func(local, remote ltx.TXID, now time.Time) time.Duration {
+		t.Helper()
+		return st.observe(local, remote, c.oldest(local, remote, now), now)
+	}
+
+	// Litestream read the WAL at t0 for L0 file 1; two commits follow.
+	t0 := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
+	writeL0(t, l0, 1, dbPath+"-wal", t0)
+	mustExec(t, db, `INSERT INTO t (v) VALUES ('a')`)
+	mustExec(t, db, `INSERT INTO t (v) VALUES ('b')`)
+	now := time.Now()
+	if lag := poll(1, 1, now); lag != now.Sub(t0) {
+		t.Fatalf("two commits after Litestream's read at t0: lag %s, want %s (from t0)", lag, now.Sub(t0))
+	}
+
+	// Converted and uploaded; a poll sees nothing pending at p0.
+	writeL0(t, l0, 2, dbPath+"-wal", time.Now())
+	p0 := time.Now()
+	if lag := poll(2, 2, p0); lag != 0 {
+		t.Fatalf("caught up: lag %s", lag)
+	}
+	mustExec(t, db, `INSERT INTO t (v) VALUES ('c')`)
+	mustExec(t, db, `INSERT INTO t (v) VALUES ('d')`)
+	if lag := poll(2, 2, p0.Add(10*time.Second)); lag != 10*time.Second {
+		t.Fatalf("two commits after the poll at p0, 10 s later: lag %s, want 10s (from p0)", lag)
+	}
+
+	// Frames no poll saw: converted into L0 file 3 between two polls (file
+	// written later still); the replica is behind. They count from p1, the
+	// last poll before them.
+	writeL0(t, l0, 3, dbPath+"-wal", time.Now())
+	p1 := time.Now()
+	poll(3, 3, p1)
+	mustExec(t, db, `INSERT INTO t (v) VALUES ('e')`)
+	writeL0(t, l0, 4, dbPath+"-wal", p1.Add(20*time.Second))
+	if lag := poll(4, 3, p1.Add(30*time.Second)); lag != 30*time.Second {
+		t.Fatalf("an L0 file no poll saw as WAL frames, 30 s after the last poll: lag %s, want 30s", lag)
+	}
+}
+
 func mustExec(t *testing.T, db *sql.DB, q string) {
 	t.Helper()
 	if _, err := db.Exec(q); err != nil {
