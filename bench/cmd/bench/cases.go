@@ -26,6 +26,7 @@ type Results struct {
 	Seconds   float64      `json:"total_seconds"`
 	Notes     []string     `json:"notes"`
 	Restore   []Case       `json:"restore"`
+	Several   *SeveralCase `json:"several,omitempty"`
 	Sidecar   *SidecarCase `json:"sidecar,omitempty"`
 }
 
@@ -105,14 +106,18 @@ func (e *env) measure(ctx context.Context, c *Case, prefix string, runs int) err
 		if r == 0 {
 			keepLib, keepUp = libOut, upOut
 		}
-		steps := []struct {
+		type step struct {
 			method string
 			fn     func() (measurement, error)
-		}{
+		}
+		steps := []step{
 			{mRaw, func() (measurement, error) { return e.runRaw(ctx, prefix) }},
 			{mLib, func() (measurement, error) { return e.runLib(ctx, prefix, keepLib) }},
 			{mUpstream, func() (measurement, error) { return e.runUpstream(ctx, prefix, keepUp) }},
-			{mBin, func() (measurement, error) { return e.runBin(ctx, prefix) }},
+			{mBin, func() (measurement, error) { return e.runBin(ctx, e.restore, prefix) }},
+		}
+		if e.before != "" {
+			steps = append(steps, step{mBefore, func() (measurement, error) { return e.runBin(ctx, e.before, prefix) }})
 		}
 		for _, s := range steps {
 			m, err := s.fn()
@@ -140,8 +145,11 @@ func (e *env) measure(ctx context.Context, c *Case, prefix string, runs int) err
 		}
 	}
 	med := map[string]Row{}
-	for _, method := range []string{mRaw, mLib, mUpstream, mBin} {
+	for _, method := range []string{mRaw, mLib, mUpstream, mBin, mBefore} {
 		ms := all[method]
+		if len(ms) == 0 {
+			continue // mBefore without -restore-before
+		}
 		row := Row{Method: method, DownloadSec: median(ms, func(m measurement) time.Duration { return m.download }),
 			ReadySec: median(ms, func(m measurement) time.Duration { return m.ready }), Requests: ms[0].requests}
 		basis := row.DownloadSec
@@ -161,6 +169,9 @@ func (e *env) measure(ctx context.Context, c *Case, prefix string, runs int) err
 	ratio("download ours(lib)/raw", med[mLib].DownloadSec, med[mRaw].DownloadSec)
 	ratio("ready ours(lib)/upstream", med[mLib].ReadySec, med[mUpstream].ReadySec)
 	ratio("ready ours(bin)/upstream", med[mBin].ReadySec, med[mUpstream].ReadySec)
+	if e.before != "" {
+		ratio("ready ours(bin)/ours(bin, before)", med[mBin].ReadySec, med[mBefore].ReadySec)
+	}
 	c.Load = loadavg()
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,25 +20,60 @@ import (
 	"github.com/litestream-sidecar/litestream-sidecar/internal/tlsenv"
 )
 
+// allCases is every section of the bench, in the order it runs.
+var allCases = []string{"restore", "txns", "several", "sidecar"}
+
+// options is the command line.
+type options struct {
+	sizes, kinds          string
+	runs, txns            int
+	out, upstream, binary string
+	before                string
+	cases                 map[string]bool
+}
+
 func main() {
-	sizes := flag.String("sizes", "10MB,100MB,1GiB,4GiB", "database sizes to restore")
-	kinds := flag.String("kinds", "text,blob", "text (compressible rows) and/or blob (incompressible)")
-	runs := flag.Int("runs", 3, "runs per figure (the median is reported); 4 GiB cases use 1")
-	txns := flag.Int("txns", 10000, "small transactions after the snapshot in the many-files case (0 skips it)")
+	var o options
+	flag.StringVar(&o.sizes, "sizes", "10MB,100MB,1GiB,4GiB", "database sizes to restore")
+	flag.StringVar(&o.kinds, "kinds", "text,blob", "text (compressible rows) and/or blob (incompressible)")
+	flag.IntVar(&o.runs, "runs", 3, "runs per figure (the median is reported); 4 GiB cases use 1")
+	flag.IntVar(&o.txns, "txns", 10000, "small transactions after the snapshot in the many-files case (0 skips it)")
 	sidecar := flag.Bool("sidecar", true, "measure replication lag, write cost, RSS/CPU and start-up")
-	out := flag.String("out", "bench/results.json", "JSON results file")
-	upstream := flag.String("upstream", ".bin/litestream", "upstream litestream v0.5.18 binary")
-	restoreBin := flag.String("restore", "bin/restore", "our restore binary (make build)")
+	cases := flag.String("cases", envOr("BENCH_CASES", strings.Join(allCases, ",")),
+		"sections to run (default $BENCH_CASES, else all): restore (sizes x kinds), txns (many small transactions), "+
+			"several (several databases in one restore), sidecar (lag, write cost, RSS/CPU, start-up), lag (the sidecar's lag rows only)")
+	flag.StringVar(&o.out, "out", "bench/results.json", "JSON results file")
+	flag.StringVar(&o.upstream, "upstream", ".bin/litestream", "upstream litestream v0.5.18 binary")
+	flag.StringVar(&o.binary, "restore", "bin/restore", "our restore binary (make build)")
+	flag.StringVar(&o.before, "restore-before", "", "an earlier build of bin/restore, measured beside it in each restore case (a regression check within one run)")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
 	tlsenv.Apply("") // AWS_CA_BUNDLE breaks Litestream's S3 client, as in pkg/engine
 
-	if err := run(*sizes, *kinds, *runs, *txns, *sidecar, *out, *upstream, *restoreBin); err != nil {
+	o.cases = map[string]bool{}
+	for _, c := range strings.Split(*cases, ",") {
+		c = strings.TrimSpace(c)
+		if c == "" {
+			continue
+		}
+		if c != "lag" && !slices.Contains(allCases, c) {
+			log.Fatalf("-cases: unknown section %q (want %s or lag)", c, strings.Join(allCases, ", "))
+		}
+		o.cases[c] = true
+	}
+	if !*sidecar {
+		delete(o.cases, "sidecar")
+		delete(o.cases, "lag")
+	}
+	if o.txns <= 0 {
+		delete(o.cases, "txns")
+	}
+	if err := run(o); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(sizes, kinds string, runs, txns int, sidecar bool, out, upstream, restoreBin string) error {
+func run(o options) error {
 	ctx := context.Background()
 	started := time.Now()
 	res := &Results{Started: started.UTC(), GoVersion: runtime.Version(), CPUs: runtime.NumCPU(), LoadStart: loadavg(),
@@ -56,7 +92,10 @@ func run(sizes, kinds string, runs, txns int, sidecar bool, out, upstream, resto
 		return err
 	}
 	defer m.Stop()
-	e := &env{m: m, bucket: "bench", upstream: abs(upstream), restore: abs(restoreBin), work: work}
+	e := &env{m: m, bucket: "bench", upstream: abs(o.upstream), restore: abs(o.binary), work: work}
+	if o.before != "" {
+		e.before = abs(o.before)
+	}
 	if err := m.MakeBucket(ctx, e.bucket); err != nil {
 		return err
 	}
@@ -66,16 +105,16 @@ func run(sizes, kinds string, runs, txns int, sidecar bool, out, upstream, resto
 		}
 	}
 
-	for _, kind := range strings.Split(kinds, ",") {
-		for _, s := range strings.Split(sizes, ",") {
-			if kind == "" || s == "" {
+	for _, kind := range strings.Split(o.kinds, ",") {
+		for _, s := range strings.Split(o.sizes, ",") {
+			if !o.cases["restore"] || kind == "" || s == "" {
 				continue
 			}
 			size, err := parseSize(s)
 			if err != nil {
 				return err
 			}
-			n := runs
+			n := o.runs
 			if size >= 4<<30 {
 				n = 1
 			}
@@ -87,16 +126,24 @@ func run(sizes, kinds string, runs, txns int, sidecar bool, out, upstream, resto
 			printCase(c)
 		}
 	}
-	if txns > 0 {
-		c, err := benchManyTxns(ctx, e, txns, runs)
+	if o.cases["txns"] {
+		c, err := benchManyTxns(ctx, e, o.txns, o.runs)
 		if err != nil {
 			return fmt.Errorf("many transactions: %w", err)
 		}
 		res.Restore = append(res.Restore, c)
 		printCase(c)
 	}
-	if sidecar {
-		s, err := benchSidecar(ctx, e)
+	if o.cases["several"] {
+		c, err := benchSeveral(ctx, e, o.runs)
+		if err != nil {
+			return fmt.Errorf("several databases: %w", err)
+		}
+		res.Several = c
+		printSeveral(c)
+	}
+	if o.cases["sidecar"] || o.cases["lag"] {
+		s, err := benchSidecar(ctx, e, !o.cases["sidecar"])
 		if err != nil {
 			return fmt.Errorf("sidecar: %w", err)
 		}
@@ -108,8 +155,15 @@ func run(sizes, kinds string, runs, txns int, sidecar bool, out, upstream, resto
 	if err != nil {
 		return err
 	}
-	fmt.Printf("\nload average at start %s, at end %s; total %.0f s; results in %s\n", res.LoadStart, res.LoadEnd, res.Seconds, out)
-	return os.WriteFile(out, append(b, '\n'), 0o644)
+	fmt.Printf("\nload average at start %s, at end %s; total %.0f s; results in %s\n", res.LoadStart, res.LoadEnd, res.Seconds, o.out)
+	return os.WriteFile(o.out, append(b, '\n'), 0o644)
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }
 
 func abs(p string) string {

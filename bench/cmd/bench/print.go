@@ -37,17 +37,38 @@ func printCase(c Case) {
 func printSidecar(s *SidecarCase) {
 	fmt.Printf("\n== replication (replicate binary, SYNC_INTERVAL=%s)\n", syncInterval)
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "writes/s\tachieved\tcommit->replica lag p50 s\tp99\tmax\twrites\tnot found\tL0 files\tlag metric p50\tp99\tmax\tsamples\t")
+	fmt.Fprintln(w, "writes/s\tachieved\tcommit->replica lag p50 s\tp99\tmax\twrites\tnot found\tL0 files\tlag gauge p50 s\tp99\tmax\tsamples\tagree\t")
 	for _, r := range s.Lag {
-		fmt.Fprintf(w, "%d\t%.0f\t%.3f\t%.3f\t%.3f\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%d\t\n", r.Rate, r.Achieved,
-			r.ReplicaP50, r.ReplicaP99, r.ReplicaMax, r.Writes, r.Unreplicated, r.Syncs, r.MetricP50, r.MetricP99, r.MetricMax, r.MetricSamples)
+		fmt.Fprintf(w, "%d\t%.0f\t%.3f\t%.3f\t%.3f\t%d\t%d\t%d\t%.3f\t%.3f\t%.3f\t%d\t%v\t\n", r.Rate, r.Achieved,
+			r.ReplicaP50, r.ReplicaP99, r.ReplicaMax, r.Writes, r.Unreplicated, r.Syncs, r.MetricP50, r.MetricP99, r.MetricMax, r.MetricSamples, r.Agree)
 	}
 	w.Flush()
+	if s.WriteCost.Without == 0 { // -cases lag
+		for _, n := range s.Notes {
+			fmt.Printf("   note: %s\n", n)
+		}
+		return
+	}
 	fmt.Printf("   app write throughput: %.0f/s without sidecar, %.0f/s with (ratio %.2f)\n", s.WriteCost.Without, s.WriteCost.With, s.WriteCost.Ratio)
 	fmt.Printf("   replicate RSS: idle %.1f MB, peak under 2,000 w/s %.1f MB; CPU: idle %.1f%%, under 2,000 w/s %.1f%% of one core\n",
 		s.IdleRSSMB, s.LoadedRSSMB, s.IdleCPUPct, s.LoadedCPUPct)
 	fmt.Printf("   restore no-op start-up (DB present, %.1f MB, quick_check included): median %.0f ms of 10\n", float64(s.NoopDBBytes)/1e6, s.NoopStartMs)
 	for _, n := range s.Notes {
+		fmt.Printf("   note: %s\n", n)
+	}
+}
+
+func printSeveral(c *SeveralCase) {
+	fmt.Printf("\n== several databases in one restore (bin/restore end to end, %s rows), median of %d run(s), load %s\n", c.Kind, c.Runs, c.Load)
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "DB_PATH\tdatabases\tDB MB total\tready s\tDB MB/s\tpeak RSS MB\t")
+	for _, r := range c.Rows {
+		fmt.Fprintf(w, "%s\t%d\t%.1f\t%.3f\t%.0f\t%.1f\t\n", r.Name, r.DBs, float64(r.DBBytes)/1e6, r.ReadySec, r.MBps, r.PeakRSSMB)
+	}
+	w.Flush()
+	fmt.Printf("   ready two × 500 MB / one × 1 GB = %.2f (target <= 1.20)\n", c.TimeRatio)
+	fmt.Printf("   peak RSS three × 300 MB / one × 300 MB = %.2f (target: does not grow with the number of databases)\n", c.RSSRatio)
+	for _, n := range c.Notes {
 		fmt.Printf("   note: %s\n", n)
 	}
 }

@@ -26,6 +26,7 @@ const (
 	mLib      = "ours: pkg/ltxrestore (in-process)"
 	mUpstream = "upstream litestream v0.5.18 CLI"
 	mBin      = "ours: bin/restore (end to end)"
+	mBefore   = "ours: bin/restore before (-restore-before)"
 )
 
 // measurement is one run of one method.
@@ -42,6 +43,7 @@ type env struct {
 	bucket   string
 	upstream string // path of the upstream litestream binary
 	restore  string // path of bin/restore
+	before   string // path of an earlier build of bin/restore to compare with, or ""
 	work     string // scratch directory
 }
 
@@ -119,13 +121,13 @@ func (e *env) runUpstream(ctx context.Context, prefix, keep string) (measurement
 
 // runBin is our restore binary end to end (preflight, restore, quick_check,
 // fsync, rename, marker): only time-to-ready is visible from outside.
-func (e *env) runBin(ctx context.Context, prefix string) (measurement, error) {
+func (e *env) runBin(ctx context.Context, bin, prefix string) (measurement, error) {
 	dir, err := os.MkdirTemp(e.work, "bin-")
 	if err != nil {
 		return measurement{}, err
 	}
 	defer os.RemoveAll(dir)
-	cmd := exec.CommandContext(ctx, e.restore)
+	cmd := exec.CommandContext(ctx, bin)
 	cmd.Env = append(e.m.Env(), "HOME="+os.Getenv("HOME"), "DB_PATH="+filepath.Join(dir, "app.db"),
 		"REPLICA_URL=s3://"+e.bucket+"/"+prefix, "RESTORE_TIMEOUT=15m", "LOG_LEVEL=warn")
 	start := time.Now()
