@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -23,12 +22,7 @@ import (
 // two series, one ERROR line naming both. Once the filler is removed it
 // recovers, replicates, and a restore holds every row.
 func TestSidecarSpaceWarning(t *testing.T) {
-	if os.Geteuid() != 0 {
-		testenv.Required(t, errNeedsRoot)
-	}
-	if _, err := exec.LookPath("unshare"); err != nil {
-		testenv.Required(t, err)
-	}
+	needsPrivateMount(t)
 	m := testenv.NewMinIO(t)
 	mustMakeBucket(t, m, "backups")
 	src := filepath.Join(t.TempDir(), "app.db")

@@ -18,12 +18,7 @@ import (
 // database's size and the free space, with nothing at DB_PATH and no
 // download.
 func TestRestoreNotEnoughSpace(t *testing.T) {
-	if os.Geteuid() != 0 {
-		testenv.Required(t, errNeedsRoot)
-	}
-	if _, err := exec.LookPath("unshare"); err != nil {
-		testenv.Required(t, err)
-	}
+	needsPrivateMount(t)
 	m := testenv.NewMinIO(t)
 	mustMakeBucket(t, m, "backups")
 	src := filepath.Join(t.TempDir(), "big.db")
@@ -64,3 +59,15 @@ func TestRestoreNotEnoughSpace(t *testing.T) {
 }
 
 var errNeedsRoot = errors.New("needs root: it mounts a tmpfs in a mount namespace of its own")
+
+// needsPrivateMount is what the tests that put a small tmpfs under a
+// binary need: root and unshare (under CI=true their absence fails).
+func needsPrivateMount(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		testenv.Required(t, errNeedsRoot)
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		testenv.Required(t, err)
+	}
+}
