@@ -51,6 +51,9 @@ type Row struct {
 	ReadySec    float64 `json:"ready_s"`
 	MBps        float64 `json:"db_mb_per_s"`
 	Requests    int64   `json:"requests,omitempty"`
+	// bin/restore only: the median of each phase (binrun.go) and of peak RSS.
+	Phases    map[string]float64 `json:"phases_s,omitempty"`
+	PeakRSSMB float64            `json:"peak_rss_mb,omitempty"`
 }
 
 // Ratio is a/b of two methods' medians (below 1: a is faster).
@@ -63,21 +66,25 @@ type Ratio struct {
 func benchRestore(ctx context.Context, e *env, kind, label string, size int64, runs int) (Case, error) {
 	name := fmt.Sprintf("%s %s", label, kind)
 	prefix := fmt.Sprintf("restore/%s-%s", kind, label)
-	src := filepath.Join(e.work, "src.db")
-	log.Printf("%s: generating", name)
-	if err := generate(src, kind, size); err != nil {
-		return Case{}, err
+	if e.existing(ctx, prefix) {
+		log.Printf("%s: using the replica kept by -keep", name)
+	} else {
+		src := filepath.Join(e.work, "src.db")
+		log.Printf("%s: generating", name)
+		if err := generate(src, kind, size); err != nil {
+			return Case{}, err
+		}
+		fi, err := os.Stat(src)
+		if err != nil {
+			return Case{}, err
+		}
+		log.Printf("%s: replicating %d bytes with the Litestream library", name, fi.Size())
+		if err := replicateSnapshot(ctx, e.m, e.bucket, prefix, src); err != nil {
+			return Case{}, err
+		}
+		removeSource(src)
 	}
-	fi, err := os.Stat(src)
-	if err != nil {
-		return Case{}, err
-	}
-	log.Printf("%s: replicating %d bytes with the Litestream library", name, fi.Size())
-	if err := replicateSnapshot(ctx, e.m, e.bucket, prefix, src); err != nil {
-		return Case{}, err
-	}
-	removeSource(src)
-	defer e.removePrefix(ctx, prefix)
+	defer e.dropPrefix(ctx, prefix)
 	c := Case{Name: name, Runs: runs}
 	if size >= 4<<30 {
 		c.Notes = append(c.Notes, "4 GiB: one run only, to keep `make bench` under 20 minutes")
@@ -96,6 +103,9 @@ func (e *env) measure(ctx context.Context, c *Case, prefix string, runs int) err
 	for _, p := range plan {
 		c.PlanBytes += p.Size
 	}
+	if c.DBBytes, err = e.dbSize(ctx, prefix, plan); err != nil {
+		return err
+	}
 	all := map[string][]measurement{}
 	libOut, upOut := filepath.Join(e.work, "keep-lib.db"), filepath.Join(e.work, "keep-upstream.db")
 	defer os.Remove(libOut)
@@ -110,12 +120,16 @@ func (e *env) measure(ctx context.Context, c *Case, prefix string, runs int) err
 			method string
 			fn     func() (measurement, error)
 		}
-		steps := []step{
-			{mRaw, func() (measurement, error) { return e.runRaw(ctx, prefix) }},
-			{mLib, func() (measurement, error) { return e.runLib(ctx, prefix, keepLib) }},
-			{mUpstream, func() (measurement, error) { return e.runUpstream(ctx, prefix, keepUp) }},
-			{mBin, func() (measurement, error) { return e.runBin(ctx, e.restore, prefix) }},
+		var steps []step
+		add := func(method, name string, fn func() (measurement, error)) {
+			if e.methods[name] {
+				steps = append(steps, step{method, fn})
+			}
 		}
+		add(mRaw, "raw", func() (measurement, error) { return e.runRaw(ctx, prefix) })
+		add(mLib, "lib", func() (measurement, error) { return e.runLib(ctx, prefix, keepLib) })
+		add(mUpstream, "upstream", func() (measurement, error) { return e.runUpstream(ctx, prefix, keepUp) })
+		add(mBin, "bin", func() (measurement, error) { return e.runBin(ctx, e.restore, prefix) })
 		if e.before != "" {
 			steps = append(steps, step{mBefore, func() (measurement, error) { return e.runBin(ctx, e.before, prefix) }})
 		}
@@ -129,12 +143,7 @@ func (e *env) measure(ctx context.Context, c *Case, prefix string, runs int) err
 				c.Notes = append(c.Notes, m.warning)
 			}
 		}
-		if r == 0 {
-			fi, err := os.Stat(libOut)
-			if err != nil {
-				return err
-			}
-			c.DBBytes = fi.Size()
+		if r == 0 && e.methods["lib"] && e.methods["upstream"] {
 			same, err := sameFile(libOut, upOut)
 			if err != nil {
 				return err
@@ -157,6 +166,10 @@ func (e *env) measure(ctx context.Context, c *Case, prefix string, runs int) err
 			basis = row.ReadySec
 		}
 		row.MBps = float64(c.DBBytes) / 1e6 / basis
+		row.Phases = medianPhases(ms)
+		if peaks := peakRSS(ms); len(peaks) > 0 {
+			row.PeakRSSMB = medianOf(peaks)
+		}
 		med[method] = row
 		c.Rows = append(c.Rows, row)
 	}
@@ -169,6 +182,7 @@ func (e *env) measure(ctx context.Context, c *Case, prefix string, runs int) err
 	ratio("download ours(lib)/raw", med[mLib].DownloadSec, med[mRaw].DownloadSec)
 	ratio("ready ours(lib)/upstream", med[mLib].ReadySec, med[mUpstream].ReadySec)
 	ratio("ready ours(bin)/upstream", med[mBin].ReadySec, med[mUpstream].ReadySec)
+	ratio("ready ours(bin)/raw", med[mBin].ReadySec, med[mRaw].ReadySec)
 	if e.before != "" {
 		ratio("ready ours(bin)/ours(bin, before)", med[mBin].ReadySec, med[mBefore].ReadySec)
 	}
@@ -176,11 +190,47 @@ func (e *env) measure(ctx context.Context, c *Case, prefix string, runs int) err
 	return nil
 }
 
+func peakRSS(ms []measurement) []float64 {
+	var v []float64
+	for _, m := range ms {
+		if m.peakMB > 0 {
+			v = append(v, m.peakMB)
+		}
+	}
+	return v
+}
+
+// medianPhases is the median of each phase the runs report; nil when none do.
+func medianPhases(ms []measurement) map[string]float64 {
+	var out map[string]float64
+	for _, p := range phases {
+		var got []float64
+		for _, m := range ms {
+			if v, ok := m.phases[p]; ok {
+				got = append(got, v)
+			}
+		}
+		if len(got) == 0 {
+			continue
+		}
+		if out == nil {
+			out = map[string]float64{}
+		}
+		out[p] = medianOf(got)
+	}
+	return out
+}
+
 func median(ms []measurement, f func(measurement) time.Duration) float64 {
 	v := make([]float64, len(ms))
 	for i, m := range ms {
 		v[i] = f(m).Seconds()
 	}
+	return medianOf(v)
+}
+
+func medianOf(v []float64) float64 {
+	v = slices.Clone(v)
 	slices.Sort(v)
 	if len(v)%2 == 1 {
 		return v[len(v)/2]
@@ -227,7 +277,7 @@ func benchManyTxns(ctx context.Context, e *env, txns, runs int) (Case, error) {
 		return Case{}, err
 	}
 	removeSource(path)
-	defer e.removePrefix(ctx, prefix)
+	defer e.dropPrefix(ctx, prefix)
 	c := Case{Name: name, Runs: runs}
 	return c, e.measure(ctx, &c, prefix, runs)
 }

@@ -23,18 +23,24 @@ import (
 // allCases is every section of the bench, in the order it runs.
 var allCases = []string{"restore", "txns", "several", "sidecar"}
 
+// allMethods are the restore methods of a restore case (-methods); the
+// earlier build runs when -restore-before names one.
+var allMethods = []string{"raw", "lib", "upstream", "bin"}
+
 // options is the command line.
 type options struct {
 	sizes, kinds          string
 	runs, txns            int
 	out, upstream, binary string
 	before                string
+	keep                  string // MinIO's data and the replicas, kept between runs
 	cases                 map[string]bool
+	methods               map[string]bool
 }
 
 func main() {
 	var o options
-	flag.StringVar(&o.sizes, "sizes", "10MB,100MB,1GiB,4GiB", "database sizes to restore")
+	flag.StringVar(&o.sizes, "sizes", "10MB,200MB,1GiB,4GiB", "database sizes to restore")
 	flag.StringVar(&o.kinds, "kinds", "text,blob", "text (compressible rows) and/or blob (incompressible)")
 	flag.IntVar(&o.runs, "runs", 3, "runs per figure (the median is reported); 4 GiB cases use 1")
 	flag.IntVar(&o.txns, "txns", 10000, "small transactions after the snapshot in the many-files case (0 skips it)")
@@ -46,6 +52,8 @@ func main() {
 	flag.StringVar(&o.upstream, "upstream", ".bin/litestream", "upstream litestream v0.5.18 binary")
 	flag.StringVar(&o.binary, "restore", "bin/restore", "our restore binary (make build)")
 	flag.StringVar(&o.before, "restore-before", "", "an earlier build of bin/restore, measured beside it in each restore case (a regression check within one run)")
+	flag.StringVar(&o.keep, "keep", "", "a directory to keep MinIO's data in between runs: replicas already there are not generated again (for iterating on one case)")
+	methods := flag.String("methods", strings.Join(allMethods, ","), "restore methods to run, of "+strings.Join(allMethods, ","))
 	flag.Parse()
 	log.SetFlags(log.Ltime)
 	tlsenv.Apply("") // AWS_CA_BUNDLE breaks Litestream's S3 client, as in pkg/engine
@@ -60,6 +68,13 @@ func main() {
 			log.Fatalf("-cases: unknown section %q (want %s or lag)", c, strings.Join(allCases, ", "))
 		}
 		o.cases[c] = true
+	}
+	o.methods = map[string]bool{}
+	for _, m := range strings.Split(*methods, ",") {
+		if m = strings.TrimSpace(m); !slices.Contains(allMethods, m) {
+			log.Fatalf("-methods: unknown method %q (want %s)", m, strings.Join(allMethods, ", "))
+		}
+		o.methods[m] = true
 	}
 	if !*sidecar {
 		delete(o.cases, "sidecar")
@@ -82,22 +97,32 @@ func run(o options) error {
 			"MinIO serves from local disk on 127.0.0.1 and the page cache is warm after the first run, so differences are CPU and protocol, not network",
 			"download: plan + fetch + decode + write + fsync; ready: download + PRAGMA quick_check (bin/restore: whole process incl. preflight, rename, marker)",
 		}}
-	work, err := os.MkdirTemp("", "litestream-sidecar-bench-")
-	if err != nil {
+	work := o.keep
+	if work == "" {
+		var err error
+		if work, err = os.MkdirTemp("", "litestream-sidecar-bench-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(work)
+	} else if err := os.MkdirAll(work, 0o755); err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
 	m, err := testenv.StartMinIO(filepath.Join(work, "minio"))
 	if err != nil {
 		return err
 	}
 	defer m.Stop()
-	e := &env{m: m, bucket: "bench", upstream: abs(o.upstream), restore: abs(o.binary), work: work}
+	e := &env{m: m, bucket: "bench", upstream: abs(o.upstream), restore: abs(o.binary), work: work,
+		reuse: o.keep != "", methods: o.methods}
 	if o.before != "" {
 		e.before = abs(o.before)
 	}
-	if err := m.MakeBucket(ctx, e.bucket); err != nil {
+	if ok, err := m.Client().BucketExists(ctx, e.bucket); err != nil {
 		return err
+	} else if !ok {
+		if err := m.MakeBucket(ctx, e.bucket); err != nil {
+			return err
+		}
 	}
 	for _, p := range []string{e.upstream, e.restore} {
 		if _, err := os.Stat(p); err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -32,6 +33,25 @@ func printCase(c Case) {
 	for _, r := range c.Ratios {
 		fmt.Printf("   %s = %.2f\n", r.Name, r.Value)
 	}
+	for _, r := range c.Rows {
+		if r.Phases != nil {
+			printPhases(r)
+		}
+	}
+}
+
+// printPhases is where one restore binary's time went, from its final line.
+func printPhases(r Row) {
+	var b strings.Builder
+	for _, p := range phases {
+		if v, ok := r.Phases[p]; ok {
+			fmt.Fprintf(&b, " %s %.3f", p, v)
+		} else {
+			fmt.Fprintf(&b, " %s -", p)
+		}
+	}
+	name, _ := strings.CutPrefix(r.Method, "ours: ")
+	fmt.Printf("   %s, s:%s; peak RSS %.1f MB\n", name, b.String(), r.PeakRSSMB)
 }
 
 func printSidecar(s *SidecarCase) {

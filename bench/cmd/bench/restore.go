@@ -34,7 +34,9 @@ type measurement struct {
 	download, ready time.Duration
 	requests        int64
 	bytes           int64
-	warning         string // a warning the method logged (bin/restore falling back)
+	warning         string             // a warning the method logged (bin/restore falling back)
+	phases          map[string]float64 // bin/restore: seconds per phase (binrun.go)
+	peakMB          float64            // bin/restore: peak RSS
 }
 
 // env is what every restore method needs.
@@ -45,11 +47,50 @@ type env struct {
 	restore  string // path of bin/restore
 	before   string // path of an earlier build of bin/restore to compare with, or ""
 	work     string // scratch directory
+	reuse    bool   // -keep: replicas from an earlier run are used again, and kept
+	methods  map[string]bool
+}
+
+// existing reports whether prefix already holds a replica from an earlier
+// run to reuse (-keep).
+func (e *env) existing(ctx context.Context, prefix string) bool {
+	if !e.reuse {
+		return false
+	}
+	plan, err := e.plan(ctx, prefix)
+	return err == nil && len(plan) > 0
+}
+
+// dropPrefix frees MinIO's disk after a case, unless -keep keeps it.
+func (e *env) dropPrefix(ctx context.Context, prefix string) {
+	if !e.reuse {
+		e.removePrefix(ctx, prefix)
+	}
 }
 
 // plan is Litestream's restore plan for bucket/prefix.
 func (e *env) plan(ctx context.Context, prefix string) ([]*ltx.FileInfo, error) {
 	return litestream.CalcRestorePlan(ctx, s3Client(e.m, e.bucket, prefix), 0, time.Time{}, slog.New(slog.DiscardHandler))
+}
+
+// dbSize is the size of the database plan restores: its last file's
+// header's page size times pages.
+func (e *env) dbSize(ctx context.Context, prefix string, plan []*ltx.FileInfo) (int64, error) {
+	last := plan[len(plan)-1]
+	rc, err := s3Client(e.m, e.bucket, prefix).OpenLTXFile(ctx, last.Level, last.MinTXID, last.MaxTXID, 0, ltx.HeaderSize)
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	b := make([]byte, ltx.HeaderSize)
+	if _, err := io.ReadFull(rc, b); err != nil {
+		return 0, err
+	}
+	var h ltx.Header
+	if err := h.UnmarshalBinary(b); err != nil {
+		return 0, err
+	}
+	return int64(h.Commit) * int64(h.PageSize), nil
 }
 
 // runRaw downloads the plan's objects; ready == download (nothing to check).
@@ -120,24 +161,22 @@ func (e *env) runUpstream(ctx context.Context, prefix, keep string) (measurement
 }
 
 // runBin is our restore binary end to end (preflight, restore, quick_check,
-// fsync, rename, marker): only time-to-ready is visible from outside.
+// fsync, rename, marker): time-to-ready from outside, and from its final
+// line where that time went.
 func (e *env) runBin(ctx context.Context, bin, prefix string) (measurement, error) {
 	dir, err := os.MkdirTemp(e.work, "bin-")
 	if err != nil {
 		return measurement{}, err
 	}
 	defer os.RemoveAll(dir)
-	cmd := exec.CommandContext(ctx, bin)
-	cmd.Env = append(e.m.Env(), "HOME="+os.Getenv("HOME"), "DB_PATH="+filepath.Join(dir, "app.db"),
-		"REPLICA_URL=s3://"+e.bucket+"/"+prefix, "RESTORE_TIMEOUT=15m", "LOG_LEVEL=warn")
-	start := time.Now()
-	b, err := cmd.CombinedOutput()
+	r, err := runRestoreBinary(ctx, bin, append(e.m.Env(), "DB_PATH="+filepath.Join(dir, "app.db"),
+		"REPLICA_URL=s3://"+e.bucket+"/"+prefix))
 	if err != nil {
-		return measurement{}, fmt.Errorf("bin/restore: %w: %s", err, b)
+		return measurement{}, err
 	}
-	m := measurement{ready: time.Since(start)}
-	if strings.Contains(string(b), "falling back") {
-		m.warning = "bin/restore fell back to Litestream's restore: " + strings.TrimSpace(string(b))
+	m := measurement{ready: r.wall, phases: r.phases, peakMB: r.peakMB}
+	if strings.Contains(r.output, "falling back") {
+		m.warning = "bin/restore fell back to Litestream's restore: " + strings.TrimSpace(r.output)
 	}
 	return m, nil
 }

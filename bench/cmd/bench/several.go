@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -69,10 +68,16 @@ func benchSeveral(ctx context.Context, e *env, runs int) (*SeveralCase, error) {
 		"peak RSS is the process's VmHWM read every 10 ms until it exits (growth in its last 10 ms is missed), the median of the runs",
 	}}
 	for _, l := range layouts {
-		if err := e.replicateLayout(ctx, kind, l); err != nil {
-			return nil, fmt.Errorf("%s: %w", l.name, err)
+		first := l.prefix
+		if len(l.files) > 1 {
+			first += "/" + l.files[0]
 		}
-		defer e.removePrefix(ctx, l.prefix)
+		if !e.existing(ctx, first) {
+			if err := e.replicateLayout(ctx, kind, l); err != nil {
+				return nil, fmt.Errorf("%s: %w", l.name, err)
+			}
+		}
+		defer e.dropPrefix(ctx, l.prefix)
 	}
 	ready := make([][]measurement, len(layouts))
 	rss := make([][]float64, len(layouts))
@@ -136,40 +141,12 @@ func (e *env) runSeveral(ctx context.Context, l layout) (measurement, float64, i
 	for i, f := range l.files {
 		paths[i] = filepath.Join(dir, f)
 	}
-	cmd := exec.CommandContext(ctx, e.restore)
-	cmd.Env = append(e.m.Env(), "HOME="+os.Getenv("HOME"), "DB_PATH="+strings.Join(paths, ","),
-		"REPLICA_URL=s3://"+e.bucket+"/"+l.prefix, "RESTORE_TIMEOUT=15m", "LOG_LEVEL=warn")
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
+	r, err := runRestoreBinary(ctx, e.restore, append(e.m.Env(), "DB_PATH="+strings.Join(paths, ","),
+		"REPLICA_URL=s3://"+e.bucket+"/"+l.prefix))
+	if err != nil {
 		return measurement{}, 0, 0, err
 	}
-	// Peak RSS is the process's VmHWM, read until it exits. Not getrusage's
-	// maxrss: Linux carries the forking parent's (the bench's) high-water
-	// mark over an exec, so every child would report the bench's own.
-	done, peakc := make(chan struct{}), make(chan float64)
-	go func() {
-		t := time.NewTicker(10 * time.Millisecond)
-		defer t.Stop()
-		var peak float64
-		for {
-			peak = max(peak, procRSS(cmd.Process.Pid, "VmHWM"))
-			select {
-			case <-done:
-				peakc <- peak
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	err = cmd.Wait()
-	m := measurement{ready: time.Since(start)}
-	close(done)
-	peak := <-peakc
-	if err != nil {
-		return measurement{}, 0, 0, fmt.Errorf("bin/restore: %w: %s", err, out.String())
-	}
+	m := measurement{ready: r.wall, phases: r.phases, peakMB: r.peakMB}
 	var n int64
 	for _, p := range paths {
 		fi, err := os.Stat(p)
@@ -178,5 +155,5 @@ func (e *env) runSeveral(ctx context.Context, l layout) (measurement, float64, i
 		}
 		n += fi.Size()
 	}
-	return m, peak, n, nil
+	return m, r.peakMB, n, nil
 }
