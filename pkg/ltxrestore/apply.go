@@ -279,9 +279,11 @@ func (w *worker) flush(f *file) error {
 	if len(w.run) == 0 {
 		return nil
 	}
-	if _, err := w.out.WriteAt(w.run, int64(w.runStart-1)*int64(w.pageSize)); err != nil {
+	off := int64(w.runStart-1) * int64(w.pageSize)
+	if _, err := w.out.WriteAt(w.run, off); err != nil {
 		return fmt.Errorf("ltxrestore: write pages from %s: %w: %w", f.name(), ErrWrite, err)
 	}
+	writeback(w.out, off, int64(len(w.run)))
 	w.c.pages.Add(int64(len(w.run) / w.pageSize))
 	w.run = w.run[:0]
 	return nil

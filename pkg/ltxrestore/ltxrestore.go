@@ -155,7 +155,7 @@ func Restore(ctx context.Context, client litestream.ReplicaClient, plan []*ltx.F
 		}
 	}()
 	st.Size = int64(st.Commit) * int64(st.PageSize)
-	if err := f.Truncate(st.Size); err != nil {
+	if err := preallocate(f, st.Size); err != nil {
 		return st, fmt.Errorf("ltxrestore: size %s: %w: %w", outputPath, ErrWrite, err)
 	}
 
