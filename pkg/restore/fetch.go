@@ -47,14 +47,16 @@ type fetched struct {
 	Downloaded int64 // bytes read from the replica
 	Size       int64 // bytes of the restored database
 	Download   time.Duration
+	Fsync      time.Duration // beside Check: they overlap
 	Check      time.Duration
+	Marker     time.Duration // reading the L0 checksum the marker records
 }
 
 // fetch restores src at target into out (which must not exist), then runs
-// the integrity check. On error out may hold a partial file: the caller
-// removes it.
-func fetch(ctx context.Context, src *source, target Target, out, mode string, logger *slog.Logger) (fetched, error) {
-	var f fetched
+// the integrity check; durable fsyncs out beside the check (the check is
+// CPU, the fsync disk), for a caller that installs it. On error out may
+// hold a partial file: the caller removes it.
+func fetch(ctx context.Context, src *source, target Target, out, mode string, durable bool, logger *slog.Logger) (f fetched, err error) {
 	start := time.Now()
 	counter := &countingClient{ReplicaClient: src.client}
 	opt := litestream.NewRestoreOptions()
@@ -76,7 +78,7 @@ func fetch(ctx context.Context, src *source, target Target, out, mode string, lo
 	if src.contents.LTX {
 		stop = reportProgress(logger, counter, src.size, start)
 	}
-	err := errNoFastPath
+	err = errNoFastPath
 	if src.contents.LTX {
 		err = fastRestore(ctx, counter, src.plan, out, src.limits, logger)
 	}
@@ -103,6 +105,17 @@ func fetch(ctx context.Context, src *source, target Target, out, mode string, lo
 		return f, sysexit.New(sysexit.CantCreate, err)
 	}
 	f.Size = st.Size()
+	if durable {
+		wait := syncBeside(out)
+		defer func() {
+			d, serr := wait()
+			f.Fsync = d
+			if serr != nil && err == nil {
+				err = sysexit.New(sysexit.CantCreate, fmt.Errorf("fsync restored file: %w", serr))
+			}
+		}()
+	}
+	markerStart := time.Now()
 	if src.contents.LTX {
 		// For the marker: the sidecar's lineage guard proves with it that
 		// the replica still holds this history, not another writer's.
@@ -113,6 +126,7 @@ func fetch(ctx context.Context, src *source, target Target, out, mode string, lo
 		}
 	}
 
+	f.Marker = time.Since(markerStart)
 	checkStart := time.Now()
 	err = verify.Check(ctx, out, mode)
 	f.Check = time.Since(checkStart)

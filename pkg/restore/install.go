@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
 )
@@ -32,26 +33,36 @@ func newTempPath(dbPath string) (string, error) {
 	return p, nil
 }
 
-// install moves the checked temp file to dbPath: fsync the file, rename,
-// fsync the directory, so a crash leaves either nothing or the whole file.
-// It returns the file's size.
-func install(tmp, dbPath string) (int64, error) {
-	f, err := os.OpenFile(tmp, os.O_RDWR, 0)
-	if err != nil {
-		return 0, sysexit.New(sysexit.CantCreate, err)
-	}
-	st, serr := f.Stat()
-	err = errors.Join(serr, f.Sync(), f.Close())
-	if err != nil {
-		return 0, sysexit.New(sysexit.CantCreate, fmt.Errorf("fsync restored file: %w", err))
-	}
+// syncBeside fsyncs the file at path on a goroutine of its own; wait
+// returns how long that took and its error.
+func syncBeside(path string) (wait func() (time.Duration, error)) {
+	done := make(chan struct{})
+	var d time.Duration
+	var err error
+	go func() {
+		defer close(done)
+		start := time.Now()
+		f, oerr := os.OpenFile(path, os.O_RDWR, 0)
+		if oerr != nil {
+			err = oerr
+		} else {
+			err = errors.Join(f.Sync(), f.Close())
+		}
+		d = time.Since(start)
+	}()
+	return func() (time.Duration, error) { <-done; return d, err }
+}
+
+// install moves the checked, fsynced temp file to dbPath and fsyncs the
+// directory, so a crash leaves either nothing or the whole file.
+func install(tmp, dbPath string) error {
 	if err := os.Rename(tmp, dbPath); err != nil {
-		return 0, sysexit.New(sysexit.CantCreate, fmt.Errorf("install restored file: %w", err))
+		return sysexit.New(sysexit.CantCreate, fmt.Errorf("install restored file: %w", err))
 	}
 	if err := syncDir(filepath.Dir(dbPath)); err != nil {
-		return 0, sysexit.New(sysexit.CantCreate, fmt.Errorf("fsync directory of DB_PATH: %w", err))
+		return sysexit.New(sysexit.CantCreate, fmt.Errorf("fsync directory of DB_PATH: %w", err))
 	}
-	return st.Size(), nil
+	return nil
 }
 
 func syncDir(dir string) error {

@@ -79,7 +79,7 @@ func verifyOne(ctx context.Context, cfg *config.Config, logger *slog.Logger, tar
 		return nil, sysexit.Errorf(sysexit.DataErr, "%s", msg)
 	}
 	src.limits = lim
-	f, ferr := fetchPlanned(ctx, cfg, logger, target, src, out)
+	f, ferr := fetchPlanned(ctx, cfg, logger, target, src, out, false)
 	if ferr != nil && output != "" {
 		removeAll(out) // a kept copy must be a checked one
 	}
