@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 
 	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
@@ -62,8 +63,22 @@ func Check(ctx context.Context, path, mode string) error {
 		return err
 	}
 	defer db.Close()
-
-	rows, err := db.QueryContext(ctx, "PRAGMA "+pragma)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	defer conn.Close()
+	// Read the file through a memory map rather than a pread per page: the
+	// check reads every page once, and on a restored database (just
+	// written, so in the page cache) that halves its time. SQLite caps
+	// the map at SQLITE_MAX_MMAP_SIZE (2 GiB unless the build raises it)
+	// and reads the rest as before.
+	if st, err := os.Stat(path); err == nil && st.Size() > 0 {
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA mmap_size=%d", st.Size())); err != nil {
+			return fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+	}
+	rows, err := conn.QueryContext(ctx, "PRAGMA "+pragma)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
