@@ -47,19 +47,26 @@ func makeParts(files []*file, owners []int32, partSize int64) ([]part, error) {
 			}
 		}
 		var cur part
-		for _, fr := range f.frames {
+		first := 0
+		for j, fr := range f.frames {
 			if !verify && !owns(owners, i, fr.pgno) {
 				continue
 			}
-			if len(cur.frames) > 0 && (fr.off-cur.end > skipGap || fr.off+fr.size-cur.start > partSize) {
+			if len(cur.frames) > 0 && (fr.off-cur.end > skipGap || fr.end()-cur.start > partSize) {
 				parts = append(parts, cur)
 				cur = part{}
 			}
 			if len(cur.frames) == 0 {
-				cur = part{file: i, start: fr.off, verify: verify}
+				cur, first = part{file: i, start: fr.off, verify: verify}, j
 			}
-			cur.frames = append(cur.frames, fr)
-			cur.end = fr.off + fr.size
+			if verify {
+				// Every frame is in some part, in order: share the index
+				// rather than copy it (one frame per page of the database).
+				cur.frames = f.frames[first : j+1]
+			} else {
+				cur.frames = append(cur.frames, fr)
+			}
+			cur.end = fr.end()
 		}
 		if len(cur.frames) > 0 {
 			parts = append(parts, cur)
@@ -80,9 +87,9 @@ func contiguous(f *file) error {
 		if fr.off != at {
 			return fmt.Errorf("ltxrestore: %s: page index has a hole or overlap at byte %d: %w", f.name(), at, ErrCorrupt)
 		}
-		at += fr.size
+		at += int64(fr.size)
 	}
-	if end := f.info.Size - int64(len(f.tail)) - ltx.ChecksumSize; at != end {
+	if end := f.info.Size - f.tailLen - ltx.ChecksumSize; at != end {
 		return fmt.Errorf("ltxrestore: %s: pages end at byte %d, the page index starts at %d: %w", f.name(), at, end, ErrCorrupt)
 	}
 	return nil
@@ -105,7 +112,7 @@ func verifyFiles(files []*file, parts []part) error {
 		if f.body != nil {
 			continue
 		}
-		got := ltx.ChecksumFlag | ltx.Checksum(crc64.Update(crcs[i], isoTable, f.tail))
+		got := ltx.ChecksumFlag | ltx.Checksum(crc64Combine(crcs[i], f.tailCRC, f.tailLen))
 		if got != f.trailer.FileChecksum {
 			return fmt.Errorf("ltxrestore: %s: file checksum %s does not match %s in its trailer: %w", f.name(), got, f.trailer.FileChecksum, ErrCorrupt)
 		}
@@ -179,11 +186,21 @@ type worker struct {
 	sum      uint64
 }
 
+// runBuffers recycles the write buffers of finished parts: a 4 GiB
+// database has hundreds of parts, and a fresh megabyte for each only
+// makes the garbage collector run more often.
+var runBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
 func (w *worker) applyPart(ctx context.Context, client litestream.ReplicaClient, f *file, p part) (uint64, error) {
-	w.run = make([]byte, 0, max(writeRun, w.pageSize))
+	buf := runBuffers.Get().(*[]byte)
+	defer runBuffers.Put(buf)
+	if size := max(writeRun, w.pageSize); cap(*buf) < size {
+		*buf = make([]byte, 0, size)
+	}
+	w.run = (*buf)[:0]
 	if f.body != nil {
 		for _, fr := range p.frames {
-			if err := w.page(f, fr, f.body[fr.off:fr.off+fr.size]); err != nil {
+			if err := w.page(f, fr, f.body[fr.off:fr.end()]); err != nil {
 				return 0, err
 			}
 		}
@@ -204,14 +221,14 @@ func (w *worker) applyPart(ctx context.Context, client litestream.ReplicaClient,
 				return 0, readErr(f, fr, err)
 			}
 		}
-		if int64(cap(w.frameBuf)) < fr.size {
+		if cap(w.frameBuf) < int(fr.size) {
 			w.frameBuf = make([]byte, fr.size)
 		}
 		b := w.frameBuf[:fr.size]
 		if _, err := io.ReadFull(br, b); err != nil {
 			return 0, readErr(f, fr, err)
 		}
-		pos = fr.off + fr.size
+		pos = fr.end()
 		if err := w.page(f, fr, b); err != nil {
 			return 0, err
 		}

@@ -2,12 +2,13 @@ package ltxrestore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"hash/crc64"
 	"io"
-	"sort"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -15,12 +16,16 @@ import (
 	"github.com/superfly/ltx"
 )
 
-// frame is one page frame of an LTX file, from its page index.
+// frame is one page frame of an LTX file, from its page index. A restore
+// holds one per page of every file it reads, so it is kept small.
 type frame struct {
-	pgno uint32
 	off  int64 // from the start of the file
-	size int64 // page header + size prefix + compressed data
+	pgno uint32
+	size uint32 // page header + size prefix + compressed data
 }
+
+// end is the offset just past the frame.
+func (fr frame) end() int64 { return fr.off + int64(fr.size) }
 
 // file is one plan entry with what planning learnt about it.
 type file struct {
@@ -30,7 +35,11 @@ type file struct {
 	frames  []frame // sorted by offset
 	body    []byte  // whole file, when small enough to keep; nil otherwise
 	head    []byte  // header bytes
-	tail    []byte  // end-of-pages marker, page index, its size, trailer without the file checksum
+	// The end-of-pages marker, page index, its size and the trailer
+	// without the file checksum: their length and CRC, which is all the
+	// file checksum needs of them.
+	tailLen int64
+	tailCRC uint64
 }
 
 func (f *file) name() string {
@@ -153,8 +162,9 @@ func (f *file) parseTail(b []byte) error {
 	if n < 0 || n+ltx.PageHeaderSize > len(b) {
 		return fmt.Errorf("ltxrestore: %s: page index truncated: %w", f.name(), ErrCorrupt)
 	}
-	f.tail = b[len(b)-n-ltx.PageHeaderSize : len(b)-ltx.ChecksumSize]
-	if string(f.tail[:ltx.PageHeaderSize]) != string(make([]byte, ltx.PageHeaderSize)) {
+	tail := b[len(b)-n-ltx.PageHeaderSize : len(b)-ltx.ChecksumSize]
+	f.tailLen, f.tailCRC = int64(len(tail)), crc64.Checksum(tail, isoTable)
+	if string(tail[:ltx.PageHeaderSize]) != string(make([]byte, ltx.PageHeaderSize)) {
 		return fmt.Errorf("ltxrestore: %s: no end-of-pages marker before the page index: %w", f.name(), ErrCorrupt)
 	}
 	if err := f.trailer.UnmarshalBinary(b[len(b)-ltx.TrailerSize:]); err != nil {
@@ -175,12 +185,12 @@ func (f *file) parseTail(b []byte) error {
 		}
 		off, err1 := binary.ReadUvarint(r)
 		size, err2 := binary.ReadUvarint(r)
-		if err1 != nil || err2 != nil || pgno > 1<<32-1 || off < ltx.HeaderSize || int64(off+size) > indexStart || size < ltx.PageHeaderSize {
+		if err1 != nil || err2 != nil || pgno > 1<<32-1 || off < ltx.HeaderSize || int64(off+size) > indexStart || size < ltx.PageHeaderSize || size > 1<<31 {
 			return fmt.Errorf("ltxrestore: %s: page index entry for page %d is invalid: %w", f.name(), pgno, ErrCorrupt)
 		}
-		f.frames = append(f.frames, frame{pgno: uint32(pgno), off: int64(off), size: int64(size)})
+		f.frames = append(f.frames, frame{pgno: uint32(pgno), off: int64(off), size: uint32(size)})
 	}
-	sort.Slice(f.frames, func(i, j int) bool { return f.frames[i].off < f.frames[j].off })
+	slices.SortFunc(f.frames, func(a, b frame) int { return cmp.Compare(a.off, b.off) })
 	return nil
 }
 
