@@ -139,3 +139,28 @@ func TestDescribeInternalApart(t *testing.T) {
 		t.Fatalf("app tables %v, internal %v; want the app's apart from SQLite's and Litestream's", app, own)
 	}
 }
+
+// TestMmapCap: builds through the Makefile raise SQLite's cap on how much
+// of a database the check maps (CGO_CFLAGS there), so that a database
+// beyond 2 GiB is checked through the map and not a pread per page, the
+// difference between seconds and minutes in a memory-limited pod. A
+// plain `go test` builds SQLite with its default cap and only logs it.
+func TestMmapCap(t *testing.T) {
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const want = 8 << 30
+	var got int64
+	if err := db.QueryRow(`PRAGMA mmap_size=8589934592`).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case got >= want:
+	case strings.Contains(os.Getenv("CGO_CFLAGS"), "SQLITE_MAX_MMAP_SIZE"):
+		t.Fatalf("SQLite maps at most %d bytes though CGO_CFLAGS=%q raises the cap: the build did not apply it", got, os.Getenv("CGO_CFLAGS"))
+	default:
+		t.Logf("SQLite maps at most %d bytes (built without the Makefile's CGO_CFLAGS)", got)
+	}
+}
