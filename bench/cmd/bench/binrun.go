@@ -21,6 +21,7 @@ var phases = []string{"plan", "download", "fsync", "check", "install", "marker",
 type binRun struct {
 	wall   time.Duration
 	peakMB float64            // VmHWM, read every 10 ms until it exits
+	anonMB float64            // the highest RssAnon read: heap and stacks, not the mapped database
 	phases map[string]float64 // seconds per phase; several databases: the slowest one's
 	output string
 }
@@ -39,13 +40,16 @@ func runRestoreBinary(ctx context.Context, bin string, env []string) (binRun, er
 	// Peak RSS is the process's VmHWM, read until it exits. Not getrusage's
 	// maxrss: Linux carries the forking parent's (the bench's) high-water
 	// mark over an exec, so every child would report the bench's own.
-	done, peakc := make(chan struct{}), make(chan float64)
+	// VmHWM counts the database pages the integrity check maps (file
+	// pages, reclaimable), so RssAnon is read beside it.
+	done, peakc := make(chan struct{}), make(chan [2]float64)
 	go func() {
 		t := time.NewTicker(10 * time.Millisecond)
 		defer t.Stop()
-		var peak float64
+		var peak [2]float64
 		for {
-			peak = max(peak, procRSS(cmd.Process.Pid, "VmHWM"))
+			peak[0] = max(peak[0], procRSS(cmd.Process.Pid, "VmHWM"))
+			peak[1] = max(peak[1], procRSS(cmd.Process.Pid, "RssAnon"))
 			select {
 			case <-done:
 				peakc <- peak
@@ -57,7 +61,8 @@ func runRestoreBinary(ctx context.Context, bin string, env []string) (binRun, er
 	err := cmd.Wait()
 	r := binRun{wall: time.Since(start), output: out.String()}
 	close(done)
-	r.peakMB = <-peakc
+	peak := <-peakc
+	r.peakMB, r.anonMB = peak[0], peak[1]
 	if err != nil {
 		return r, fmt.Errorf("%s: %w: %s", bin, err, r.output)
 	}

@@ -52,8 +52,9 @@ type Row struct {
 	MBps        float64 `json:"db_mb_per_s"`
 	Requests    int64   `json:"requests,omitempty"`
 	// bin/restore only: the median of each phase (binrun.go) and of peak RSS.
-	Phases    map[string]float64 `json:"phases_s,omitempty"`
-	PeakRSSMB float64            `json:"peak_rss_mb,omitempty"`
+	Phases     map[string]float64 `json:"phases_s,omitempty"`
+	PeakRSSMB  float64            `json:"peak_rss_mb,omitempty"`
+	PeakAnonMB float64            `json:"peak_anon_rss_mb,omitempty"`
 }
 
 // Ratio is a/b of two methods' medians (below 1: a is faster).
@@ -86,9 +87,6 @@ func benchRestore(ctx context.Context, e *env, kind, label string, size int64, r
 	}
 	defer e.dropPrefix(ctx, prefix)
 	c := Case{Name: name, Runs: runs}
-	if size >= 4<<30 {
-		c.Notes = append(c.Notes, "4 GiB: one run only, to keep `make bench` under 20 minutes")
-	}
 	return c, e.measure(ctx, &c, prefix, runs)
 }
 
@@ -167,8 +165,9 @@ func (e *env) measure(ctx context.Context, c *Case, prefix string, runs int) err
 		}
 		row.MBps = float64(c.DBBytes) / 1e6 / basis
 		row.Phases = medianPhases(ms)
-		if peaks := peakRSS(ms); len(peaks) > 0 {
+		if peaks := positive(ms, func(m measurement) float64 { return m.peakMB }); len(peaks) > 0 {
 			row.PeakRSSMB = medianOf(peaks)
+			row.PeakAnonMB = medianOf(positive(ms, func(m measurement) float64 { return m.anonMB }))
 		}
 		med[method] = row
 		c.Rows = append(c.Rows, row)
@@ -190,11 +189,12 @@ func (e *env) measure(ctx context.Context, c *Case, prefix string, runs int) err
 	return nil
 }
 
-func peakRSS(ms []measurement) []float64 {
+// positive is f of each measurement where it is above 0.
+func positive(ms []measurement, f func(measurement) float64) []float64 {
 	var v []float64
 	for _, m := range ms {
-		if m.peakMB > 0 {
-			v = append(v, m.peakMB)
+		if x := f(m); x > 0 {
+			v = append(v, x)
 		}
 	}
 	return v

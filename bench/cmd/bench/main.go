@@ -42,7 +42,7 @@ func main() {
 	var o options
 	flag.StringVar(&o.sizes, "sizes", "10MB,200MB,1GiB,4GiB", "database sizes to restore")
 	flag.StringVar(&o.kinds, "kinds", "text,blob", "text (compressible rows) and/or blob (incompressible)")
-	flag.IntVar(&o.runs, "runs", 3, "runs per figure (the median is reported); 4 GiB cases use 1")
+	flag.IntVar(&o.runs, "runs", 3, "runs per figure (the median is reported)")
 	flag.IntVar(&o.txns, "txns", 10000, "small transactions after the snapshot in the many-files case (0 skips it)")
 	sidecar := flag.Bool("sidecar", true, "measure replication lag, write cost, RSS/CPU and start-up")
 	cases := flag.String("cases", envOr("BENCH_CASES", strings.Join(allCases, ",")),
@@ -139,11 +139,7 @@ func run(o options) error {
 			if err != nil {
 				return err
 			}
-			n := o.runs
-			if size >= 4<<30 {
-				n = 1
-			}
-			c, err := benchRestore(ctx, e, kind, s, size, n)
+			c, err := benchRestore(ctx, e, kind, s, size, o.runs)
 			if err != nil {
 				return fmt.Errorf("restore %s %s: %w", kind, s, err)
 			}

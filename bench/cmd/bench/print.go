@@ -51,7 +51,7 @@ func printPhases(r Row) {
 		}
 	}
 	name, _ := strings.CutPrefix(r.Method, "ours: ")
-	fmt.Printf("   %s, s:%s; peak RSS %.1f MB\n", name, b.String(), r.PeakRSSMB)
+	fmt.Printf("   %s, s:%s; peak RSS %.1f MB (anonymous %.1f MB)\n", name, b.String(), r.PeakRSSMB, r.PeakAnonMB)
 }
 
 func printSidecar(s *SidecarCase) {

@@ -37,6 +37,7 @@ type measurement struct {
 	warning         string             // a warning the method logged (bin/restore falling back)
 	phases          map[string]float64 // bin/restore: seconds per phase (binrun.go)
 	peakMB          float64            // bin/restore: peak RSS
+	anonMB          float64            // bin/restore: peak anonymous RSS
 }
 
 // env is what every restore method needs.
@@ -174,7 +175,7 @@ func (e *env) runBin(ctx context.Context, bin, prefix string) (measurement, erro
 	if err != nil {
 		return measurement{}, err
 	}
-	m := measurement{ready: r.wall, phases: r.phases, peakMB: r.peakMB}
+	m := measurement{ready: r.wall, phases: r.phases, peakMB: r.peakMB, anonMB: r.anonMB}
 	if strings.Contains(r.output, "falling back") {
 		m.warning = "bin/restore fell back to Litestream's restore: " + strings.TrimSpace(r.output)
 	}
