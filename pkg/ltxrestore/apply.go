@@ -139,13 +139,14 @@ func apply(ctx context.Context, client litestream.ReplicaClient, out *os.File, f
 	// checksum with, and the file checksums alone guard the data.
 	dbSum := !files[len(files)-1].hdr.NoChecksum()
 	total := expectedPages(uint32(len(owners)), pageSize)
+	crc := newPageCRC(int(pageSize))
 
 	var (
 		mu  sync.Mutex
 		sum uint64
 	)
 	err = forEach(ctx, opt.Limits, opt.Concurrency, len(parts), func(ctx context.Context, i int) error {
-		w := worker{out: out, pageSize: int(pageSize), c: c, owners: owners, file: parts[i].file, verify: parts[i].verify, dbSum: dbSum}
+		w := worker{out: out, pageSize: int(pageSize), c: c, owners: owners, file: parts[i].file, verify: parts[i].verify, dbSum: dbSum, pageCRC: crc}
 		s, err := w.applyPart(ctx, client, files[parts[i].file], parts[i])
 		if err != nil {
 			return err
@@ -175,7 +176,8 @@ type worker struct {
 	owners   []int32
 	file     int
 	verify   bool
-	dbSum    bool   // accumulate the database checksum in sum
+	dbSum    bool // accumulate the database checksum in sum
+	pageCRC  *pageCRC
 	crc      uint64 // of what the file checksum hashes, for verify parts
 	hashLen  int64
 	scratch  []byte // decoded page that is hashed but not written
@@ -213,7 +215,9 @@ func (w *worker) applyPart(ctx context.Context, client litestream.ReplicaClient,
 		return 0, downloadErr(f.info, err)
 	}
 	defer rc.Close()
-	br := bufio.NewReaderSize(&countingReader{r: rc, c: w.c}, 256<<10)
+	br := readers.Get().(*bufio.Reader)
+	defer func() { br.Reset(nil); readers.Put(br) }()
+	br.Reset(&countingReader{r: rc, c: w.c})
 	pos := p.start
 	for _, fr := range p.frames {
 		if gap := fr.off - pos; gap > 0 {
@@ -221,20 +225,38 @@ func (w *worker) applyPart(ctx context.Context, client litestream.ReplicaClient,
 				return 0, readErr(f, fr, err)
 			}
 		}
-		if cap(w.frameBuf) < int(fr.size) {
-			w.frameBuf = make([]byte, fr.size)
-		}
-		b := w.frameBuf[:fr.size]
-		if _, err := io.ReadFull(br, b); err != nil {
-			return 0, readErr(f, fr, err)
+		// A frame is decoded where the reader buffered it; only one larger
+		// than the buffer is copied out first.
+		var b []byte
+		if int(fr.size) <= br.Size() {
+			if b, err = br.Peek(int(fr.size)); err != nil {
+				return 0, readErr(f, fr, err)
+			}
+		} else {
+			if cap(w.frameBuf) < int(fr.size) {
+				w.frameBuf = make([]byte, fr.size)
+			}
+			b = w.frameBuf[:fr.size]
+			if _, err := io.ReadFull(br, b); err != nil {
+				return 0, readErr(f, fr, err)
+			}
 		}
 		pos = fr.end()
 		if err := w.page(f, fr, b); err != nil {
 			return 0, err
 		}
+		if int(fr.size) <= br.Size() {
+			if _, err := br.Discard(int(fr.size)); err != nil {
+				return 0, readErr(f, fr, err)
+			}
+		}
 	}
 	return w.sum, w.flush(f)
 }
+
+// readers recycles the read buffers of finished parts, as runBuffers does
+// the write buffers.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 256<<10) }}
 
 // readErr: a short body means the object is shorter than its index says
 // (corrupt); anything else is a failed download.
@@ -255,7 +277,7 @@ func (w *worker) page(f *file, fr frame, b []byte) error {
 		if err := decodeFrame(b, fr.pgno, w.scratch); err != nil {
 			return fmt.Errorf("ltxrestore: %s: page %d: %w: %w", f.name(), fr.pgno, ErrCorrupt, err)
 		}
-		w.hash(b, w.scratch)
+		w.hash(b, fr.pgno, w.scratch, false)
 		return nil
 	}
 	if len(w.run) > 0 && (fr.pgno != w.runStart+uint32(len(w.run)/w.pageSize) || len(w.run)+w.pageSize > cap(w.run)) {
@@ -271,25 +293,32 @@ func (w *worker) page(f *file, fr frame, b []byte) error {
 		return fmt.Errorf("ltxrestore: %s: page %d: %w: %w", f.name(), fr.pgno, ErrCorrupt, err)
 	}
 	w.run = w.run[:len(w.run)+w.pageSize]
-	if w.dbSum {
-		w.sum ^= pageChecksum(fr.pgno, data)
-	}
-	w.hash(b, data)
+	w.hash(b, fr.pgno, data, w.dbSum)
 	return nil
 }
 
-// hash adds a frame to the part's CRC the way ltx's decoder hashes it:
-// page header, size prefix (block format only), decompressed page.
-func (w *worker) hash(frame, data []byte) {
-	if !w.verify {
+// hash adds a decoded page to the checksums that cover it: the part's CRC
+// the way ltx's decoder hashes a frame (page header, size prefix in the
+// block format, decompressed page), and, with db, the database checksum.
+// The page is hashed once for both.
+func (w *worker) hash(frame []byte, pgno uint32, data []byte, db bool) {
+	if !w.verify && !db {
 		return
 	}
-	n := ltx.PageHeaderSize
-	if binary.BigEndian.Uint16(frame[4:])&ltx.PageHeaderFlagSize != 0 {
-		n += 4
+	c := w.pageCRC.sum(data)
+	if db {
+		var p [4]byte
+		binary.BigEndian.PutUint32(p[:], pgno)
+		w.sum ^= w.pageCRC.page.combine(crc64.Update(0, isoTable, p[:]), c) // ltx.ChecksumPage, unflagged
 	}
-	w.crc = crc64.Update(crc64.Update(w.crc, isoTable, frame[:n]), isoTable, data)
-	w.hashLen += int64(n + len(data))
+	if w.verify {
+		n := ltx.PageHeaderSize
+		if binary.BigEndian.Uint16(frame[4:])&ltx.PageHeaderFlagSize != 0 {
+			n += 4
+		}
+		w.crc = w.pageCRC.page.combine(crc64.Update(w.crc, isoTable, frame[:n]), c)
+		w.hashLen += int64(n + len(data))
+	}
 }
 
 func (w *worker) flush(f *file) error {
@@ -343,14 +372,6 @@ func decodeFrame(b []byte, pgno uint32, data []byte) error {
 		return fmt.Errorf("page decodes to %d bytes, expected %d", m, len(data))
 	}
 	return nil
-}
-
-// pageChecksum is ltx.ChecksumPage without the flag bit and without
-// allocating: CRC-64/ISO of the big-endian page number then the data.
-func pageChecksum(pgno uint32, data []byte) uint64 {
-	var p [4]byte
-	binary.BigEndian.PutUint32(p[:], pgno)
-	return crc64.Update(crc64.Update(0, isoTable, p[:]), isoTable, data)
 }
 
 type countingReader struct {

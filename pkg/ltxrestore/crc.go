@@ -1,6 +1,9 @@
 package ltxrestore
 
-import "hash/crc64"
+import (
+	"encoding/binary"
+	"hash/crc64"
+)
 
 // crc64Combine returns the CRC-64/ISO of A||B from crc1 = CRC(A),
 // crc2 = CRC(B) and len(B), as zlib's crc32_combine does for CRC-32. It
@@ -10,15 +13,7 @@ func crc64Combine(crc1, crc2 uint64, len2 int64) uint64 {
 	if len2 <= 0 {
 		return crc1
 	}
-	var even, odd [64]uint64
-	odd[0] = crc64.ISO // the operator for one zero bit
-	row := uint64(1)
-	for n := 1; n < 64; n++ {
-		odd[n] = row
-		row <<= 1
-	}
-	gf2Square(&even, &odd) // two zero bits
-	gf2Square(&odd, &even) // four zero bits
+	even, odd := zeroBitOperators()
 	for {
 		gf2Square(&even, &odd)
 		if len2&1 != 0 {
@@ -53,5 +48,123 @@ func gf2Times(mat *[64]uint64, vec uint64) uint64 {
 func gf2Square(square, mat *[64]uint64) {
 	for n := range 64 {
 		square[n] = gf2Times(mat, mat[n])
+	}
+}
+
+// pageCRC hashes one page faster than crc64.Update: the page is cut into
+// four lanes whose CRCs are computed in one loop, so the processor works
+// on four independent chains at once, then joined (crc64Combine's
+// identity, with a table for the lane length). The restore hashes every
+// byte it writes, and one chain at a time was its largest single cost.
+type pageCRC struct {
+	size  int
+	lanes [8][256]uint64 // slicing-by-8 tables of CRC-64/ISO
+	lane  *crcShift      // appends size/4 bytes
+	page  *crcShift      // appends size bytes
+}
+
+func newPageCRC(size int) *pageCRC {
+	h := &pageCRC{size: size, lane: newCRCShift(int64(size / 4)), page: newCRCShift(int64(size))}
+	h.lanes[0] = *isoTable
+	for i := range 256 {
+		crc := h.lanes[0][i]
+		for k := 1; k < 8; k++ {
+			crc = h.lanes[0][crc&0xff] ^ crc>>8
+			h.lanes[k][i] = crc
+		}
+	}
+	return h
+}
+
+// sum is crc64.Checksum(p, isoTable) for a page of h.size bytes.
+func (h *pageCRC) sum(p []byte) uint64 {
+	if len(p) != h.size || h.size%32 != 0 {
+		return crc64.Checksum(p, isoTable)
+	}
+	n := h.size / 4
+	p0, p1, p2, p3 := p[:n], p[n:2*n], p[2*n:3*n], p[3*n:]
+	t := &h.lanes
+	a, b, c, d := ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)
+	for i := 0; i+8 <= n; i += 8 {
+		a ^= binary.LittleEndian.Uint64(p0[i:])
+		b ^= binary.LittleEndian.Uint64(p1[i:])
+		c ^= binary.LittleEndian.Uint64(p2[i:])
+		d ^= binary.LittleEndian.Uint64(p3[i:])
+		a = t[7][a&0xff] ^ t[6][a>>8&0xff] ^ t[5][a>>16&0xff] ^ t[4][a>>24&0xff] ^
+			t[3][a>>32&0xff] ^ t[2][a>>40&0xff] ^ t[1][a>>48&0xff] ^ t[0][a>>56]
+		b = t[7][b&0xff] ^ t[6][b>>8&0xff] ^ t[5][b>>16&0xff] ^ t[4][b>>24&0xff] ^
+			t[3][b>>32&0xff] ^ t[2][b>>40&0xff] ^ t[1][b>>48&0xff] ^ t[0][b>>56]
+		c = t[7][c&0xff] ^ t[6][c>>8&0xff] ^ t[5][c>>16&0xff] ^ t[4][c>>24&0xff] ^
+			t[3][c>>32&0xff] ^ t[2][c>>40&0xff] ^ t[1][c>>48&0xff] ^ t[0][c>>56]
+		d = t[7][d&0xff] ^ t[6][d>>8&0xff] ^ t[5][d>>16&0xff] ^ t[4][d>>24&0xff] ^
+			t[3][d>>32&0xff] ^ t[2][d>>40&0xff] ^ t[1][d>>48&0xff] ^ t[0][d>>56]
+	}
+	return h.lane.combine(h.lane.combine(h.lane.combine(^a, ^b), ^c), ^d)
+}
+
+// crcShift is crc64Combine for one fixed len(B), as eight byte tables: a
+// few lookups instead of a pass over B.
+type crcShift [8][256]uint64
+
+func newCRCShift(n int64) *crcShift {
+	op := zerosOperator(n)
+	var t crcShift
+	for k := range t {
+		for b := range t[k] {
+			t[k][b] = gf2Times(&op, uint64(b)<<(8*k))
+		}
+	}
+	return &t
+}
+
+// combine is crc64Combine(crc1, crc2, n) for the shift's n.
+func (t *crcShift) combine(crc1, crc2 uint64) uint64 {
+	return t[0][byte(crc1)] ^ t[1][byte(crc1>>8)] ^ t[2][byte(crc1>>16)] ^ t[3][byte(crc1>>24)] ^
+		t[4][byte(crc1>>32)] ^ t[5][byte(crc1>>40)] ^ t[6][byte(crc1>>48)] ^ t[7][byte(crc1>>56)] ^ crc2
+}
+
+// zerosOperator is the GF(2) matrix that appends n > 0 zero bytes to a CRC
+// register.
+func zerosOperator(n int64) [64]uint64 {
+	even, odd := zeroBitOperators()
+	var op [64]uint64 // identity
+	for i := range op {
+		op[i] = 1 << i
+	}
+	for {
+		gf2Square(&even, &odd) // 1, 4, 16… bytes
+		if n&1 != 0 {
+			gf2Compose(&op, &even)
+		}
+		if n >>= 1; n == 0 {
+			return op
+		}
+		gf2Square(&odd, &even) // 2, 8, 32… bytes
+		if n&1 != 0 {
+			gf2Compose(&op, &odd)
+		}
+		if n >>= 1; n == 0 {
+			return op
+		}
+	}
+}
+
+// zeroBitOperators returns the operators for two and four zero bits.
+func zeroBitOperators() (even, odd [64]uint64) {
+	odd[0] = crc64.ISO // the operator for one zero bit
+	row := uint64(1)
+	for n := 1; n < 64; n++ {
+		odd[n] = row
+		row <<= 1
+	}
+	gf2Square(&even, &odd) // two zero bits
+	gf2Square(&odd, &even) // four zero bits
+	return even, odd
+}
+
+// gf2Compose sets op to mat applied after op.
+func gf2Compose(op, mat *[64]uint64) {
+	for i := range op {
+		op[i] = gf2Times(mat, op[i])
 	}
 }
