@@ -28,8 +28,8 @@ type binRun struct {
 
 // runRestoreBinary runs bin with env (DB_PATH, REPLICA_URL…) at LOG_LEVEL=info
 // in JSON, and reads where its time went from its "restored" lines.
-func runRestoreBinary(ctx context.Context, bin string, env []string) (binRun, error) {
-	cmd := exec.CommandContext(ctx, bin)
+func runRestoreBinary(ctx context.Context, bin string, env []string, args ...string) (binRun, error) {
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(env, "HOME="+os.Getenv("HOME"), "RESTORE_TIMEOUT=15m", "LOG_LEVEL=info", "LOG_FORMAT=json")
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out

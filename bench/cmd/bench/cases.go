@@ -42,6 +42,8 @@ type Case struct {
 	Ratios    []Ratio  `json:"ratios"`
 	Load      string   `json:"loadavg"`
 	Notes     []string `json:"notes,omitempty"`
+	// MemLimit is bin/restore inside a 160 MiB memory cgroup (1 GiB and up).
+	MemLimit *MemLimitRow `json:"memlimit,omitempty"`
 }
 
 // Row is one method's medians.
@@ -87,7 +89,18 @@ func benchRestore(ctx context.Context, e *env, kind, label string, size int64, r
 	}
 	defer e.dropPrefix(ctx, prefix)
 	c := Case{Name: name, Runs: runs}
-	return c, e.measure(ctx, &c, prefix, runs)
+	if err := e.measure(ctx, &c, prefix, runs); err != nil {
+		return c, err
+	}
+	if e.memlimit && size >= 1<<30 {
+		row, err := e.runLimited(ctx, name, prefix)
+		if err != nil {
+			c.Notes = append(c.Notes, "memlimit: "+err.Error())
+		} else {
+			c.MemLimit = &row
+		}
+	}
+	return c, nil
 }
 
 // measure runs every method runs times, interleaved so that load changes

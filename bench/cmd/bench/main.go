@@ -34,6 +34,7 @@ type options struct {
 	out, upstream, binary string
 	before                string
 	keep                  string // MinIO's data and the replicas, kept between runs
+	memlimit              bool
 	cases                 map[string]bool
 	methods               map[string]bool
 }
@@ -53,6 +54,7 @@ func main() {
 	flag.StringVar(&o.binary, "restore", "bin/restore", "our restore binary (make build)")
 	flag.StringVar(&o.before, "restore-before", "", "an earlier build of bin/restore, measured beside it in each restore case (a regression check within one run)")
 	flag.StringVar(&o.keep, "keep", "", "a directory to keep MinIO's data in between runs: replicas already there are not generated again (for iterating on one case)")
+	flag.BoolVar(&o.memlimit, "memlimit", true, "also restore each database of 1 GiB and more inside a 160 MiB memory cgroup (needs root)")
 	methods := flag.String("methods", strings.Join(allMethods, ","), "restore methods to run, of "+strings.Join(allMethods, ","))
 	flag.Parse()
 	log.SetFlags(log.Ltime)
@@ -113,7 +115,7 @@ func run(o options) error {
 	}
 	defer m.Stop()
 	e := &env{m: m, bucket: "bench", upstream: abs(o.upstream), restore: abs(o.binary), work: work,
-		reuse: o.keep != "", methods: o.methods}
+		reuse: o.keep != "", methods: o.methods, memlimit: o.memlimit}
 	if o.before != "" {
 		e.before = abs(o.before)
 	}

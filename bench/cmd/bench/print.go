@@ -38,6 +38,14 @@ func printCase(c Case) {
 			printPhases(r)
 		}
 	}
+	if m := c.MemLimit; m != nil {
+		status := "ready"
+		if !m.OK {
+			status = "FAILED: " + m.Error
+		}
+		fmt.Printf("   bin/restore inside a %d MiB memory cgroup: %s in %.3f s, cgroup peak %.1f MB (page cache included), OOM kills %d\n",
+			memLimit>>20, status, m.ReadySec, m.MaxMB, m.OOMKills)
+	}
 }
 
 // printPhases is where one restore binary's time went, from its final line.

@@ -50,6 +50,7 @@ type env struct {
 	work     string // scratch directory
 	reuse    bool   // -keep: replicas from an earlier run are used again, and kept
 	methods  map[string]bool
+	memlimit bool // restore 1 GiB and larger inside a 160 MiB memory cgroup too
 }
 
 // existing reports whether prefix already holds a replica from an earlier
