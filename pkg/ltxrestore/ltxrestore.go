@@ -193,3 +193,22 @@ func expectedPages(commit, pageSize uint32) int64 {
 	}
 	return n
 }
+
+// PlanSize is the size of the database plan restores, from the header of
+// its last file: one ranged read.
+func PlanSize(ctx context.Context, client litestream.ReplicaClient, plan []*ltx.FileInfo) (int64, error) {
+	if len(plan) == 0 {
+		return 0, fmt.Errorf("ltxrestore: empty restore plan: %w", ErrCorrupt)
+	}
+	last := plan[len(plan)-1]
+	c := &counters{}
+	b, err := fetch(ctx, client, last, 0, ltx.HeaderSize, c)
+	if err != nil {
+		return 0, err
+	}
+	var h ltx.Header
+	if err := h.UnmarshalBinary(b); err != nil {
+		return 0, fmt.Errorf("ltxrestore: header of %s: %w: %w", ltx.FormatFilename(last.MinTXID, last.MaxTXID), ErrCorrupt, err)
+	}
+	return int64(h.Commit) * int64(h.PageSize), nil
+}

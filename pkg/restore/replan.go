@@ -17,13 +17,13 @@ import (
 // planning again finds the files that replaced them.
 var errVanished = errors.New("an object of the restore plan vanished (the sidecar's compaction or retention removed it)")
 
-// fetchPlanned is fetch (durable: see there), planning again when an object of the plan vanished
-// under it, for as long as the deadline (RESTORE_TIMEOUT) allows. Only the
-// deadline bounds it: each new plan starts from the newest snapshot, so it
-// fails again only if that one too is deleted before it is read, and a
-// count would turn a run of bad luck into a failed pod. When no plan can
-// finish, because the sidecar deletes snapshots sooner than one downloads,
-// the last line says so.
+// fetchPlanned is fetch (durable: see there), planning again when an
+// object of the plan vanished under it, for as long as the deadline
+// (RESTORE_TIMEOUT) allows. Only the deadline bounds it: each new plan
+// starts from the newest snapshot, so it fails again only if that one too
+// is deleted before it is read, and a count would turn a run of bad luck
+// into a failed pod. When no plan can finish, because the sidecar deletes
+// snapshots sooner than one downloads, the last line says so.
 func fetchPlanned(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target, src *source, out string, durable bool) (fetched, error) {
 	vanished := 0
 	for {

@@ -2,12 +2,10 @@ package restore
 
 import (
 	"context"
-	"io"
 	"path/filepath"
 
-	"github.com/superfly/ltx"
-
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/dbfile"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxrestore"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
 )
 
@@ -18,14 +16,14 @@ const spareBytes = 1 << 20
 // checkSpace refuses, at once and before any download, a restore whose
 // database cannot fit on DB_PATH's filesystem: failing after writing
 // gigabytes wastes the whole RESTORE_TIMEOUT and says less. The size is
-// the plan's last file's header (page size × pages), one ranged read. A
-// plan that cannot be sized (v0.3 backups) or a filesystem that cannot be
-// asked goes on: the write itself still fails with 73.
+// the plan's last file's header (ltxrestore.PlanSize). A plan that cannot
+// be sized (v0.3 backups) or a filesystem that cannot be asked goes on:
+// the write itself still fails with 73.
 func checkSpace(ctx context.Context, src *source, dbPath string) error {
 	if len(src.plan) == 0 {
 		return nil
 	}
-	size, err := planSize(ctx, src)
+	size, err := ltxrestore.PlanSize(ctx, src.client, src.plan)
 	if err != nil {
 		return nil
 	}
@@ -38,24 +36,4 @@ func checkSpace(ctx context.Context, src *source, dbPath string) error {
 			dbfile.Bytes(size), size, filepath.Dir(dbPath), dbfile.Bytes(free), free, dbfile.Bytes(need))
 	}
 	return nil
-}
-
-// planSize is the size of the database the plan restores, from the header
-// of its last file.
-func planSize(ctx context.Context, src *source) (int64, error) {
-	last := src.plan[len(src.plan)-1]
-	rc, err := src.client.OpenLTXFile(ctx, last.Level, last.MinTXID, last.MaxTXID, 0, ltx.HeaderSize)
-	if err != nil {
-		return 0, err
-	}
-	defer rc.Close()
-	b := make([]byte, ltx.HeaderSize)
-	if _, err := io.ReadFull(rc, b); err != nil {
-		return 0, err
-	}
-	var h ltx.Header
-	if err := h.UnmarshalBinary(b); err != nil {
-		return 0, err
-	}
-	return int64(h.Commit) * int64(h.PageSize), nil
 }

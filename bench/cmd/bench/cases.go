@@ -13,6 +13,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	_ "modernc.org/sqlite" // Litestream's driver: writes while the library replicates the file
 
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxrestore"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxstate"
 )
 
@@ -114,7 +115,7 @@ func (e *env) measure(ctx context.Context, c *Case, prefix string, runs int) err
 	for _, p := range plan {
 		c.PlanBytes += p.Size
 	}
-	if c.DBBytes, err = e.dbSize(ctx, prefix, plan); err != nil {
+	if c.DBBytes, err = ltxrestore.PlanSize(ctx, s3Client(e.m, e.bucket, prefix), plan); err != nil {
 		return err
 	}
 	all := map[string][]measurement{}

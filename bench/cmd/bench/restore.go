@@ -75,26 +75,6 @@ func (e *env) plan(ctx context.Context, prefix string) ([]*ltx.FileInfo, error) 
 	return litestream.CalcRestorePlan(ctx, s3Client(e.m, e.bucket, prefix), 0, time.Time{}, slog.New(slog.DiscardHandler))
 }
 
-// dbSize is the size of the database plan restores: its last file's
-// header's page size times pages.
-func (e *env) dbSize(ctx context.Context, prefix string, plan []*ltx.FileInfo) (int64, error) {
-	last := plan[len(plan)-1]
-	rc, err := s3Client(e.m, e.bucket, prefix).OpenLTXFile(ctx, last.Level, last.MinTXID, last.MaxTXID, 0, ltx.HeaderSize)
-	if err != nil {
-		return 0, err
-	}
-	defer rc.Close()
-	b := make([]byte, ltx.HeaderSize)
-	if _, err := io.ReadFull(rc, b); err != nil {
-		return 0, err
-	}
-	var h ltx.Header
-	if err := h.UnmarshalBinary(b); err != nil {
-		return 0, err
-	}
-	return int64(h.Commit) * int64(h.PageSize), nil
-}
-
 // runRaw downloads the plan's objects; ready == download (nothing to check).
 func (e *env) runRaw(ctx context.Context, prefix string) (measurement, error) {
 	dir, err := os.MkdirTemp(e.work, "raw-")
