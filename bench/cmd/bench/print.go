@@ -89,14 +89,14 @@ func printSidecar(s *SidecarCase) {
 func printSeveral(c *SeveralCase) {
 	fmt.Printf("\n== several databases in one restore (bin/restore end to end, %s rows), median of %d run(s), load %s\n", c.Kind, c.Runs, c.Load)
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "DB_PATH\tdatabases\tDB MB total\tready s\tDB MB/s\tpeak RSS MB\t")
+	fmt.Fprintln(w, "DB_PATH\tdatabases\tDB MB total\tready s\tDB MB/s\tpeak anon RSS MB\t")
 	for _, r := range c.Rows {
 		fmt.Fprintf(w, "%s\t%d\t%.1f\t%.3f\t%.0f\t%.1f\t\n", r.Name, r.DBs, float64(r.DBBytes)/1e6, r.ReadySec, r.MBps, r.PeakRSSMB)
 	}
 	w.Flush()
 	fmt.Printf("   ready two × 500 MB / one × 1 GB = %.2f (target <= 1.20)\n", c.TimeRatio)
-	fmt.Printf("   peak RSS three × 300 MB / one × 300 MB = %.2f (one small restore does not fill the shared budget)\n", c.RSSRatio)
-	fmt.Printf("   peak RSS six × 300 MB / three × 300 MB = %.2f (target ~1: past the shared budget, no growth with the number of databases)\n", c.RSSRatioSix)
+	fmt.Printf("   peak anon RSS three × 300 MB / one × 300 MB = %.2f (one small restore does not fill the shared budget)\n", c.RSSRatio)
+	fmt.Printf("   peak anon RSS six × 300 MB / three × 300 MB = %.2f (target ~1: past the shared budget, no growth with the number of databases)\n", c.RSSRatioSix)
 	for _, n := range c.Notes {
 		fmt.Printf("   note: %s\n", n)
 	}
