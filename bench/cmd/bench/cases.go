@@ -138,7 +138,8 @@ func (e *env) measure(ctx context.Context, c *Case, prefix string, runs int) err
 				steps = append(steps, step{method, fn})
 			}
 		}
-		add(mRaw, "raw", func() (measurement, error) { return e.runRaw(ctx, prefix) })
+		add(mRaw, "raw", func() (measurement, error) { return e.runRaw(ctx, prefix, false) })
+		add(mRawWB, "rawwb", func() (measurement, error) { return e.runRaw(ctx, prefix, true) })
 		add(mLib, "lib", func() (measurement, error) { return e.runLib(ctx, prefix, keepLib) })
 		add(mUpstream, "upstream", func() (measurement, error) { return e.runUpstream(ctx, prefix, keepUp) })
 		add(mBin, "bin", func() (measurement, error) { return e.runBin(ctx, e.restore, prefix) })
@@ -166,7 +167,7 @@ func (e *env) measure(ctx context.Context, c *Case, prefix string, runs int) err
 		}
 	}
 	med := map[string]Row{}
-	for _, method := range []string{mRaw, mLib, mUpstream, mBin, mBefore} {
+	for _, method := range []string{mRaw, mRawWB, mLib, mUpstream, mBin, mBefore} {
 		ms := all[method]
 		if len(ms) == 0 {
 			continue // mBefore without -restore-before
@@ -196,6 +197,7 @@ func (e *env) measure(ctx context.Context, c *Case, prefix string, runs int) err
 	ratio("ready ours(lib)/upstream", med[mLib].ReadySec, med[mUpstream].ReadySec)
 	ratio("ready ours(bin)/upstream", med[mBin].ReadySec, med[mUpstream].ReadySec)
 	ratio("ready ours(bin)/raw", med[mBin].ReadySec, med[mRaw].ReadySec)
+	ratio("ready ours(bin)/raw written as ours writes", med[mBin].ReadySec, med[mRawWB].ReadySec)
 	if e.before != "" {
 		ratio("ready ours(bin)/ours(bin, before)", med[mBin].ReadySec, med[mBefore].ReadySec)
 	}

@@ -25,7 +25,7 @@ var allCases = []string{"restore", "txns", "several", "sidecar"}
 
 // allMethods are the restore methods of a restore case (-methods); the
 // earlier build runs when -restore-before names one.
-var allMethods = []string{"raw", "lib", "upstream", "bin"}
+var allMethods = []string{"raw", "rawwb", "lib", "upstream", "bin"}
 
 // options is the command line.
 type options struct {

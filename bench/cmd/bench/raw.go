@@ -10,13 +10,15 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/superfly/ltx"
+	"golang.org/x/sys/unix"
 )
 
 // rawDownload is the physical floor: the plan's objects fetched with
 // minio-go in parallel 8 MiB ranged parts (16 in flight), written one
 // after another into one file with WriteAt and fsynced once, with no
-// decoding at all.
-func rawDownload(ctx context.Context, mc *minio.Client, bucket, prefix string, plan []*ltx.FileInfo, dir string) (int64, int, error) {
+// decoding at all. writeback writes the way pkg/ltxrestore does: the file
+// fallocated first, each part's write-back started as it lands.
+func rawDownload(ctx context.Context, mc *minio.Client, bucket, prefix string, plan []*ltx.FileInfo, dir string, writeback bool) (int64, int, error) {
 	const partSize, workers = 8 << 20, 16
 	type job struct {
 		key      string
@@ -36,6 +38,11 @@ func rawDownload(ctx context.Context, mc *minio.Client, bucket, prefix string, p
 			jobs = append(jobs, job{key: key, off: off, len: min(partSize, info.Size-off), at: total + off})
 		}
 		total += info.Size
+	}
+	if writeback {
+		if err := unix.Fallocate(int(f.Fd()), 0, 0, total); err != nil {
+			return 0, 0, err
+		}
 	}
 	ch := make(chan job)
 	errs := make(chan error, workers)
@@ -65,6 +72,9 @@ func rawDownload(ctx context.Context, mc *minio.Client, bucket, prefix string, p
 				if _, err := f.WriteAt(buf[:n], j.at); err != nil {
 					errs <- err
 					return
+				}
+				if writeback {
+					_ = unix.SyncFileRange(int(f.Fd()), j.at, int64(n), unix.SYNC_FILE_RANGE_WRITE)
 				}
 			}
 		}()

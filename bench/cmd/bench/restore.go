@@ -23,6 +23,7 @@ import (
 // Method names, as printed.
 const (
 	mRaw      = "raw minio-go parallel download"
+	mRawWB    = "raw, written as ours writes (fallocate, write-back)"
 	mLib      = "ours: pkg/ltxrestore (in-process)"
 	mUpstream = "upstream litestream v0.5.18 CLI"
 	mBin      = "ours: bin/restore (end to end)"
@@ -76,7 +77,7 @@ func (e *env) plan(ctx context.Context, prefix string) ([]*ltx.FileInfo, error) 
 }
 
 // runRaw downloads the plan's objects; ready == download (nothing to check).
-func (e *env) runRaw(ctx context.Context, prefix string) (measurement, error) {
+func (e *env) runRaw(ctx context.Context, prefix string, writeback bool) (measurement, error) {
 	dir, err := os.MkdirTemp(e.work, "raw-")
 	if err != nil {
 		return measurement{}, err
@@ -87,7 +88,7 @@ func (e *env) runRaw(ctx context.Context, prefix string) (measurement, error) {
 	if err != nil {
 		return measurement{}, err
 	}
-	n, reqs, err := rawDownload(ctx, e.m.Client(), e.bucket, prefix, plan, dir)
+	n, reqs, err := rawDownload(ctx, e.m.Client(), e.bucket, prefix, plan, dir, writeback)
 	d := time.Since(start)
 	return measurement{download: d, ready: d, requests: int64(reqs), bytes: n}, err
 }
