@@ -188,7 +188,7 @@ func (e *env) measure(ctx context.Context, c *Case, prefix string, runs int) err
 		c.Rows = append(c.Rows, row)
 	}
 	ratio := func(name string, a, b float64) {
-		if b > 0 {
+		if a > 0 && b > 0 { // both methods ran
 			c.Ratios = append(c.Ratios, Ratio{Name: name, Value: a / b})
 		}
 	}
