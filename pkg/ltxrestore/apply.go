@@ -228,7 +228,8 @@ func (w *worker) applyPart(ctx context.Context, client litestream.ReplicaClient,
 		// A frame is decoded where the reader buffered it; only one larger
 		// than the buffer is copied out first.
 		var b []byte
-		if int(fr.size) <= br.Size() {
+		peeked := int(fr.size) <= br.Size()
+		if peeked {
 			if b, err = br.Peek(int(fr.size)); err != nil {
 				return 0, readErr(f, fr, err)
 			}
@@ -245,7 +246,7 @@ func (w *worker) applyPart(ctx context.Context, client litestream.ReplicaClient,
 		if err := w.page(f, fr, b); err != nil {
 			return 0, err
 		}
-		if int(fr.size) <= br.Size() {
+		if peeked {
 			if _, err := br.Discard(int(fr.size)); err != nil {
 				return 0, readErr(f, fr, err)
 			}

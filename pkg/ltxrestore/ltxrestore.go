@@ -201,8 +201,7 @@ func PlanSize(ctx context.Context, client litestream.ReplicaClient, plan []*ltx.
 		return 0, fmt.Errorf("ltxrestore: empty restore plan: %w", ErrCorrupt)
 	}
 	last := plan[len(plan)-1]
-	c := &counters{}
-	b, err := fetch(ctx, client, last, 0, ltx.HeaderSize, c)
+	b, err := fetch(ctx, client, last, 0, ltx.HeaderSize, &counters{})
 	if err != nil {
 		return 0, err
 	}

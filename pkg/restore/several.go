@@ -16,10 +16,10 @@ import (
 // RunAll is init mode for every database DB_PATH names (config.Each). One
 // database: Run. Several: each is decided on its own, exactly as Run
 // decides one, up to maxRestoring at once, sharing one ltxrestore.Limits,
-// so that requests in flight and memory do not grow with their number. Results come in
-// DB_PATH's order. The error is nil only when every database is ready;
-// otherwise a sysexit.Parts error: one line per failing database, naming
-// it, and the most severe of their codes.
+// so that requests in flight and memory do not grow with their number.
+// Results come in DB_PATH's order. The error is nil only when every
+// database is ready; otherwise a sysexit.Parts error: one line per failing
+// database, naming it, and the most severe of their codes.
 func RunAll(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target) ([]Result, error) {
 	cfgs := cfg.Each()
 	if len(cfgs) == 1 {

@@ -112,18 +112,24 @@ func ownMemCgroup() (string, bool, error) {
 	return v2, false, nil
 }
 
-func (c *memCgroup) read(name string) float64 {
+// value is the number a one-value cgroup file holds; 0 when unreadable.
+func (c *memCgroup) value(name string) float64 {
+	b, err := os.ReadFile(filepath.Join(c.dir, name))
+	if err != nil {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(strings.TrimSpace(string(b)), 64)
+	return v
+}
+
+// field is the number after key in a "key value" per line cgroup file.
+func (c *memCgroup) field(name, key string) float64 {
 	b, err := os.ReadFile(filepath.Join(c.dir, name))
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 1 {
-			v, _ := strconv.ParseFloat(f[0], 64)
-			return v
-		}
-		if len(f) == 2 && f[0] == "oom_kill" {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == key {
 			v, _ := strconv.ParseFloat(f[1], 64)
 			return v
 		}
@@ -133,16 +139,16 @@ func (c *memCgroup) read(name string) float64 {
 
 func (c *memCgroup) maxUsage() float64 {
 	if c.v1 {
-		return c.read("memory.max_usage_in_bytes")
+		return c.value("memory.max_usage_in_bytes")
 	}
-	return c.read("memory.peak")
+	return c.value("memory.peak")
 }
 
 func (c *memCgroup) oomKills() int {
 	if c.v1 {
-		return int(c.read("memory.oom_control"))
+		return int(c.field("memory.oom_control", "oom_kill"))
 	}
-	return int(c.read("memory.events"))
+	return int(c.field("memory.events", "oom_kill"))
 }
 
 // remove deletes the cgroup once its processes have exited.

@@ -91,7 +91,7 @@ func printSeveral(c *SeveralCase) {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "DB_PATH\tdatabases\tDB MB total\tready s\tDB MB/s\tpeak anon RSS MB\t")
 	for _, r := range c.Rows {
-		fmt.Fprintf(w, "%s\t%d\t%.1f\t%.3f\t%.0f\t%.1f\t\n", r.Name, r.DBs, float64(r.DBBytes)/1e6, r.ReadySec, r.MBps, r.PeakRSSMB)
+		fmt.Fprintf(w, "%s\t%d\t%.1f\t%.3f\t%.0f\t%.1f\t\n", r.Name, r.DBs, float64(r.DBBytes)/1e6, r.ReadySec, r.MBps, r.PeakAnonMB)
 	}
 	w.Flush()
 	fmt.Printf("   ready two × 500 MB / one × 1 GB = %.2f (target <= 1.20)\n", c.TimeRatio)

@@ -34,12 +34,12 @@ type SeveralCase struct {
 
 // SeveralRow is the medians of one DB_PATH layout.
 type SeveralRow struct {
-	Name      string  `json:"name"`
-	DBs       int     `json:"databases"`
-	DBBytes   int64   `json:"db_bytes_total"`
-	ReadySec  float64 `json:"ready_s"`
-	MBps      float64 `json:"db_mb_per_s"`
-	PeakRSSMB float64 `json:"peak_anon_rss_mb"`
+	Name       string  `json:"name"`
+	DBs        int     `json:"databases"`
+	DBBytes    int64   `json:"db_bytes_total"`
+	ReadySec   float64 `json:"ready_s"`
+	MBps       float64 `json:"db_mb_per_s"`
+	PeakAnonMB float64 `json:"peak_anon_rss_mb"`
 }
 
 // layout is a set of databases restored by one bin/restore.
@@ -85,22 +85,22 @@ func benchSeveral(ctx context.Context, e *env, runs int) (*SeveralCase, error) {
 	for r := range runs {
 		for i, l := range layouts {
 			log.Printf("several: %s, run %d/%d", l.name, r+1, runs)
-			m, peak, n, err := e.runSeveral(ctx, l)
+			m, n, err := e.runSeveral(ctx, l)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", l.name, err)
 			}
-			ready[i], rss[i], dbBytes[i] = append(ready[i], m), append(rss[i], peak), n
+			ready[i], rss[i], dbBytes[i] = append(ready[i], m), append(rss[i], m.anonMB), n
 		}
 	}
 	for i, l := range layouts {
 		row := SeveralRow{Name: l.name, DBs: len(l.files), DBBytes: dbBytes[i],
-			ReadySec: median(ready[i], func(m measurement) time.Duration { return m.ready }), PeakRSSMB: pct(rss[i], 0.5)}
+			ReadySec: median(ready[i], func(m measurement) time.Duration { return m.ready }), PeakAnonMB: pct(rss[i], 0.5)}
 		row.MBps = float64(row.DBBytes) / 1e6 / row.ReadySec
 		c.Rows = append(c.Rows, row)
 	}
 	c.TimeRatio = c.Rows[1].ReadySec / c.Rows[0].ReadySec
-	c.RSSRatio = c.Rows[3].PeakRSSMB / c.Rows[2].PeakRSSMB
-	c.RSSRatioSix = c.Rows[4].PeakRSSMB / c.Rows[3].PeakRSSMB
+	c.RSSRatio = c.Rows[3].PeakAnonMB / c.Rows[2].PeakAnonMB
+	c.RSSRatioSix = c.Rows[4].PeakAnonMB / c.Rows[3].PeakAnonMB
 	c.Load = loadavg()
 	return c, nil
 }
@@ -130,11 +130,11 @@ func (e *env) replicateLayout(ctx context.Context, kind string, l layout) error 
 }
 
 // runSeveral runs bin/restore once for every database of l into a fresh
-// directory: its time to ready, peak anonymous RSS in MB, and the bytes restored.
-func (e *env) runSeveral(ctx context.Context, l layout) (measurement, float64, int64, error) {
+// directory: the measurement (time to ready, peak RSS) and the bytes restored.
+func (e *env) runSeveral(ctx context.Context, l layout) (measurement, int64, error) {
 	dir, err := os.MkdirTemp(e.work, "several-")
 	if err != nil {
-		return measurement{}, 0, 0, err
+		return measurement{}, 0, err
 	}
 	defer os.RemoveAll(dir)
 	paths := make([]string, len(l.files))
@@ -144,16 +144,16 @@ func (e *env) runSeveral(ctx context.Context, l layout) (measurement, float64, i
 	r, err := runRestoreBinary(ctx, e.restore, append(e.m.Env(), "DB_PATH="+strings.Join(paths, ","),
 		"REPLICA_URL=s3://"+e.bucket+"/"+l.prefix))
 	if err != nil {
-		return measurement{}, 0, 0, err
+		return measurement{}, 0, err
 	}
 	m := measurement{ready: r.wall, phases: r.phases, peakMB: r.peakMB, anonMB: r.anonMB}
 	var n int64
 	for _, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil {
-			return measurement{}, 0, 0, err
+			return measurement{}, 0, err
 		}
 		n += fi.Size()
 	}
-	return m, r.anonMB, n, nil
+	return m, n, nil
 }
