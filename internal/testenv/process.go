@@ -19,7 +19,8 @@ type Process struct {
 	cmd  *exec.Cmd
 	out  LockedBuffer
 	done chan struct{}
-	code int // set before done is closed
+	code int            // set before done is closed
+	sig  syscall.Signal // the signal that ended it, 0 if it exited; set before done is closed
 }
 
 // StartProcess starts bin with exactly env (plus PATH and HOME): a test
@@ -48,6 +49,9 @@ func StartProcessTee(tee io.Writer, bin string, env []string, args ...string) (*
 	go func() {
 		p.cmd.Wait()
 		p.code = p.cmd.ProcessState.ExitCode()
+		if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			p.sig = ws.Signal()
+		}
 		close(p.done)
 	}()
 	return p, nil
@@ -66,6 +70,17 @@ func (p *Process) Exited() (bool, int) {
 		return true, p.code
 	default:
 		return false, 0
+	}
+}
+
+// KilledBy is the signal that ended the process, or 0 if it is still
+// running or exited on its own.
+func (p *Process) KilledBy() syscall.Signal {
+	select {
+	case <-p.done:
+		return p.sig
+	default:
+		return 0
 	}
 }
 
