@@ -57,23 +57,13 @@ func gf2Square(square, mat *[64]uint64) {
 // identity, with a table for the lane length). The restore hashes every
 // byte it writes, and one chain at a time was its largest single cost.
 type pageCRC struct {
-	size  int
-	lanes [8][256]uint64 // slicing-by-8 tables of CRC-64/ISO
-	lane  *crcShift      // appends size/4 bytes
-	page  *crcShift      // appends size bytes
+	size int
+	lane *crcShift // appends size/4 bytes
+	page *crcShift // appends size bytes
 }
 
 func newPageCRC(size int) *pageCRC {
-	h := &pageCRC{size: size, lane: newCRCShift(int64(size / 4)), page: newCRCShift(int64(size))}
-	h.lanes[0] = *isoTable
-	for i := range 256 {
-		crc := h.lanes[0][i]
-		for k := 1; k < 8; k++ {
-			crc = h.lanes[0][crc&0xff] ^ crc>>8
-			h.lanes[k][i] = crc
-		}
-	}
-	return h
+	return &pageCRC{size: size, lane: newCRCShift(int64(size / 4)), page: newCRCShift(int64(size))}
 }
 
 // sum is crc64.Checksum(p, isoTable) for a page of h.size bytes.
@@ -83,23 +73,28 @@ func (h *pageCRC) sum(p []byte) uint64 {
 	}
 	n := h.size / 4
 	p0, p1, p2, p3 := p[:n], p[n:2*n], p[2*n:3*n], p[3*n:]
-	t := &h.lanes
 	a, b, c, d := ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)
 	for i := 0; i+8 <= n; i += 8 {
-		a ^= binary.LittleEndian.Uint64(p0[i:])
-		b ^= binary.LittleEndian.Uint64(p1[i:])
-		c ^= binary.LittleEndian.Uint64(p2[i:])
-		d ^= binary.LittleEndian.Uint64(p3[i:])
-		a = t[7][a&0xff] ^ t[6][a>>8&0xff] ^ t[5][a>>16&0xff] ^ t[4][a>>24&0xff] ^
-			t[3][a>>32&0xff] ^ t[2][a>>40&0xff] ^ t[1][a>>48&0xff] ^ t[0][a>>56]
-		b = t[7][b&0xff] ^ t[6][b>>8&0xff] ^ t[5][b>>16&0xff] ^ t[4][b>>24&0xff] ^
-			t[3][b>>32&0xff] ^ t[2][b>>40&0xff] ^ t[1][b>>48&0xff] ^ t[0][b>>56]
-		c = t[7][c&0xff] ^ t[6][c>>8&0xff] ^ t[5][c>>16&0xff] ^ t[4][c>>24&0xff] ^
-			t[3][c>>32&0xff] ^ t[2][c>>40&0xff] ^ t[1][c>>48&0xff] ^ t[0][c>>56]
-		d = t[7][d&0xff] ^ t[6][d>>8&0xff] ^ t[5][d>>16&0xff] ^ t[4][d>>24&0xff] ^
-			t[3][d>>32&0xff] ^ t[2][d>>40&0xff] ^ t[1][d>>48&0xff] ^ t[0][d>>56]
+		a = isoStep(a ^ binary.LittleEndian.Uint64(p0[i:]))
+		b = isoStep(b ^ binary.LittleEndian.Uint64(p1[i:]))
+		c = isoStep(c ^ binary.LittleEndian.Uint64(p2[i:]))
+		d = isoStep(d ^ binary.LittleEndian.Uint64(p3[i:]))
 	}
 	return h.lane.combine(h.lane.combine(h.lane.combine(^a, ^b), ^c), ^d)
+}
+
+// isoStep advances a CRC-64/ISO register (reflected, as hash/crc64 keeps
+// it) over the 8 bytes just XORed into it: the register times x^64 modulo
+// the polynomial P = x^64 + x^4 + x^3 + x + 1. In the reflected order a
+// right shift by j multiplies by x^j, and x^64 = x^4 + x^3 + x + 1 mod P;
+// P is so sparse that the product is four shifted copies, and the bits
+// they push past x^63 (the left shifts) are folded back the same way
+// without overflowing again. Six shifts instead of slicing-by-8's eight
+// table lookups: 1.8 times its throughput here (BenchmarkPageCRC, medians
+// of 6: 3.7 against 2.05 GB/s).
+func isoStep(c uint64) uint64 {
+	t := c ^ c<<63 ^ c<<61 ^ c<<60
+	return t ^ t>>1 ^ t>>3 ^ t>>4
 }
 
 // crcShift is crc64Combine for one fixed len(B), as eight byte tables: a
