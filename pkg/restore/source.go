@@ -92,7 +92,8 @@ func openSource(ctx context.Context, cfg *config.Config, logger *slog.Logger, ta
 		}
 		return src, nil
 	}
-	plan, err := litestream.CalcRestorePlan(ctx, src.client, target.TXID, target.Timestamp, logger)
+	listed := listAllLevels(ctx, src.client, !target.Timestamp.IsZero())
+	plan, err := litestream.CalcRestorePlan(ctx, listed, target.TXID, target.Timestamp, logger)
 	if err != nil {
 		if errors.Is(err, litestream.ErrTxNotAvailable) && (target.TXID != 0 || !target.Timestamp.IsZero()) {
 			return nil, sysexit.New(sysexit.DataErr, fmt.Errorf("replica %s has no backup for the requested point in time (%s)%s: %w", src.url, target, reachable(ctx, src.client), err))
