@@ -21,35 +21,6 @@ import (
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/engine"
 )
 
-// ltxFile is a one-page LTX file for TXID tx.
-func ltxFile(t *testing.T, tx ltx.TXID) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	enc, err := ltx.NewEncoder(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := func(tx ltx.TXID) ltx.Checksum {
-		return ltx.ChecksumFlag | ltx.ChecksumPage(1, bytes.Repeat([]byte{byte(tx)}, 4096))
-	}
-	hdr := ltx.Header{Version: ltx.Version, PageSize: 4096, Commit: 1, MinTXID: tx, MaxTXID: tx, Timestamp: 1700000000000}
-	if tx > 1 {
-		hdr.PreApplyChecksum = sum(tx - 1)
-	}
-	if err := enc.EncodeHeader(hdr); err != nil {
-		t.Fatal(err)
-	}
-	page := bytes.Repeat([]byte{byte(tx)}, 4096)
-	if err := enc.EncodePage(ltx.PageHeader{Pgno: 1}, page); err != nil {
-		t.Fatal(err)
-	}
-	enc.SetPostApplyChecksum(sum(tx))
-	if err := enc.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 // TestStallTimeout runs Litestream's real S3 client against MinIO through
 // a proxy that can stop answering. Without the guard each blackholed call
 // would wait out the test's two-minute context (Litestream gives requests
@@ -79,7 +50,7 @@ func TestStallTimeout(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	write := func(tx ltx.TXID) error {
-		_, err := c.WriteLTXFile(ctx, 0, tx, tx, bytes.NewReader(ltxFile(t, tx)))
+		_, err := c.WriteLTXFile(ctx, 0, tx, tx, bytes.NewReader(testenv.LTXFile(t, tx, tx)))
 		return err
 	}
 	if err := write(1); err != nil {
@@ -95,7 +66,7 @@ func TestStallTimeout(t *testing.T) {
 	time.Sleep(3 * d)
 	got, err := io.ReadAll(rc)
 	rc.Close()
-	if err != nil || !bytes.Equal(got, ltxFile(t, 1)) {
+	if err != nil || !bytes.Equal(got, testenv.LTXFile(t, 1, 1)) {
 		t.Fatalf("slowly read download: %d bytes, %v", len(got), err)
 	}
 

@@ -13,34 +13,14 @@ import (
 	"github.com/benbjohnson/litestream"
 	"github.com/benbjohnson/litestream/file"
 	"github.com/superfly/ltx"
+
+	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
 )
 
 // writeLTX puts a one-page LTX file for min..max at level.
 func writeLTX(t *testing.T, c litestream.ReplicaClient, level int, min, max ltx.TXID) {
 	t.Helper()
-	var buf bytes.Buffer
-	enc, err := ltx.NewEncoder(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := func(tx ltx.TXID) ltx.Checksum {
-		return ltx.ChecksumFlag | ltx.ChecksumPage(1, bytes.Repeat([]byte{byte(tx)}, 4096))
-	}
-	hdr := ltx.Header{Version: ltx.Version, PageSize: 4096, Commit: 1, MinTXID: min, MaxTXID: max, Timestamp: 1700000000000 + int64(max)}
-	if min > 1 {
-		hdr.PreApplyChecksum = sum(min - 1)
-	}
-	if err := enc.EncodeHeader(hdr); err != nil {
-		t.Fatal(err)
-	}
-	if err := enc.EncodePage(ltx.PageHeader{Pgno: 1}, bytes.Repeat([]byte{byte(max)}, 4096)); err != nil {
-		t.Fatal(err)
-	}
-	enc.SetPostApplyChecksum(sum(max))
-	if err := enc.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.WriteLTXFile(context.Background(), level, min, max, &buf); err != nil {
+	if _, err := c.WriteLTXFile(context.Background(), level, min, max, bytes.NewReader(testenv.LTXFile(t, min, max))); err != nil {
 		t.Fatal(err)
 	}
 }
