@@ -46,6 +46,7 @@ func record(scenario string, runs, failures int, notes string) {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	testenv.RemoveBinaries()
 	tableMu.Lock()
 	fmt.Printf("\n%-58s %5s %8s  %s\n", "SCENARIO", "RUNS", "FAILURES", "NOTES")
 	for _, r := range table {

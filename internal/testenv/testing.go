@@ -73,6 +73,15 @@ func Binaries(tb testing.TB) string {
 	return buildDir
 }
 
+// RemoveBinaries deletes the directory Binaries built into, if it did:
+// the TestMain of a package that uses Binaries calls it after m.Run, so
+// that a test run leaves nothing in the temp directory.
+func RemoveBinaries() {
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+}
+
 // Result is a finished command.
 type Result struct {
 	Code           int
