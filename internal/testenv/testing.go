@@ -74,12 +74,20 @@ func Binaries(tb testing.TB) string {
 }
 
 // RemoveBinaries deletes the directory Binaries built into, if it did:
-// the TestMain of a package that uses Binaries calls it after m.Run, so
-// that a test run leaves nothing in the temp directory.
+// the TestMain of a package that uses Binaries calls it after m.Run (Main
+// does), so that a test run leaves nothing in the temp directory.
 func RemoveBinaries() {
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}
+}
+
+// Main is the TestMain of a package that uses Binaries and needs nothing
+// else there: it runs the tests, removes the binaries and exits.
+func Main(m *testing.M) {
+	code := m.Run()
+	RemoveBinaries()
+	os.Exit(code)
 }
 
 // Result is a finished command.
