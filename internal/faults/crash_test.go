@@ -22,6 +22,7 @@ func TestCrashSidecarKill(t *testing.T) {
 	n := iterations(100)
 	failures, restores, midHistory := 0, 0, 0
 	var acked, maxSeen int64
+	var prev string // the last killed sidecar's output
 	for i := range n {
 		if i%2 == 0 {
 			k := lastCommitted(w.Output())
@@ -29,7 +30,8 @@ func TestCrashSidecarKill(t *testing.T) {
 				if ok, code := sc.Exited(); ok {
 					// Every restart would meet the same: stop here, with
 					// what the sidecar said, not 100 minutes later.
-					t.Fatalf("iteration %d: the sidecar exited %d: %s", i, code, tail(sc.Output(), 3000))
+					t.Fatalf("iteration %d: the sidecar exited %d: %s\nthe sidecar before it: %s\nreplica:\n%slocal L0:\n%s",
+						i, code, tail(sc.Output(), 3000), tail(prev, 3000), e.listing(), e.localLTX())
 				}
 				failures++
 				t.Errorf("iteration %d: %v; sidecar: %.500s", i, err, sc.Output())
@@ -39,7 +41,8 @@ func TestCrashSidecarKill(t *testing.T) {
 		}
 		time.Sleep(time.Duration(rand.IntN(300)) * time.Millisecond)
 		sc.Kill()
-		e.saw(sc.Output())
+		prev = sc.Output()
+		e.saw(prev)
 		if i%10 == 9 {
 			restores++
 			got, refused, r, err := e.midRestore()

@@ -23,6 +23,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxstate"
 )
 
 // row is one line of the table `make faults` prints.
@@ -230,18 +231,25 @@ func (e *env) mustReady(sc *testenv.Process, addr string) {
 
 // midRestore restores the replica into a fresh path while the scenario
 // runs and checks it with seq. midHistory reports the documented refusal
-// of a prefix caught between a history moved aside (WAL discontinuity
-// after a kill) and its first snapshot: exit 65 naming the history, never
-// a database that lies.
+// of a prefix caught while a history is moved aside (WAL discontinuity
+// after a kill): part-way through the move, or between the move and the
+// new history's first snapshot. Exit 65 naming the history, never a
+// database that lies.
 func (e *env) midRestore() (rows int64, midHistory bool, r testenv.Result, err error) {
 	e.t.Helper()
 	out := filepath.Join(e.t.TempDir(), "mid.db")
 	r = e.verifyTo(out)
-	if r.Code == 65 && strings.Contains(r.Stderr, "earlier history") {
+	if refusedMidHistory(r) {
 		return 0, true, r, nil
 	}
 	rows, err = seq(out)
 	return rows, false, r, err
+}
+
+// refusedMidHistory reports whether restore refused a prefix whose
+// history was being moved aside (midRestore).
+func refusedMidHistory(r testenv.Result) bool {
+	return r.Code == 65 && (strings.Contains(r.Stderr, "earlier history") || strings.Contains(r.Stderr, "part-way through a move"))
 }
 
 // startWriter starts the app.
@@ -390,6 +398,22 @@ func (e *env) listing() string {
 	prefix := strings.TrimPrefix(e.url, "s3://faults/") + "/"
 	for obj := range e.m.Client().ListObjects(context.Background(), "faults", minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
 		fmt.Fprintf(&b, "  %s %d %s\n", obj.LastModified.UTC().Format("15:04:05.000"), obj.Size, obj.Key)
+	}
+	return b.String()
+}
+
+// localLTX lists Litestream's local L0 files beside e.dbPath: with
+// listing, what a lineage refusal is decided from.
+func (e *env) localLTX() string {
+	var b strings.Builder
+	ents, err := os.ReadDir(ltxstate.LocalLevelDir(e.dbPath, 0))
+	if err != nil {
+		return "  " + err.Error() + "\n"
+	}
+	for _, d := range ents {
+		if fi, err := d.Info(); err == nil {
+			fmt.Fprintf(&b, "  %s %d %s\n", fi.ModTime().UTC().Format("15:04:05.000"), fi.Size(), d.Name())
+		}
 	}
 	return b.String()
 }

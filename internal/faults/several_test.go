@@ -62,7 +62,7 @@ func TestCrashSidecarKillSeveral(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "mid") // a new directory: --output with several
 			r := e.verifyTo(out)
 			switch {
-			case r.Code == 65 && strings.Contains(r.Stderr, "earlier history"):
+			case refusedMidHistory(r):
 				midHistory++
 			case r.Code != 0:
 				failures++
