@@ -10,9 +10,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -136,6 +138,31 @@ func (m *MinIO) Client() *minio.Client {
 		panic(err) // static, valid arguments
 	}
 	return c
+}
+
+// ClientCutAfterDeletes returns a client whose DELETE requests fail after
+// the first n, without retries: a process killed between two deletes, as
+// far as the store can tell.
+func (m *MinIO) ClientCutAfterDeletes(n int) *minio.Client {
+	cut := &deleteCutter{allow: int32(n)}
+	c, err := minio.New(m.Addr, &minio.Options{Creds: credentials.NewStaticV4(AccessKey, SecretKey, ""), Region: "us-east-1",
+		Transport: cut, MaxRetries: 1})
+	if err != nil {
+		panic(err) // static, valid arguments
+	}
+	return c
+}
+
+type deleteCutter struct {
+	allow int32
+	seen  atomic.Int32
+}
+
+func (c *deleteCutter) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodDelete && c.seen.Add(1) > c.allow {
+		return nil, errors.New("cut: the process was killed here")
+	}
+	return http.DefaultTransport.RoundTrip(req)
 }
 
 // MakeBucket creates a bucket.

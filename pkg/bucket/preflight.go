@@ -28,6 +28,10 @@ type Contents struct {
 	// with a history but no live LTX is not empty: the sidecar stopped
 	// between moving the history and uploading the new snapshot.
 	KeptHistory string
+	// Moving is where a move of the history that began and did not finish
+	// was taking it (bucket.MoveLevels), "" when none: the level
+	// directories then hold a remnant, not a backup.
+	Moving string
 }
 
 // Empty reports whether the prefix holds no backup in any format.
@@ -74,8 +78,14 @@ func (s *Store) probe(ctx context.Context) (Contents, error) {
 		return Contents{}, sysexit.New(sysexit.DataErr, fmt.Errorf("%w: %q (check the bucket in REPLICA_URL)", ErrNoBucket, s.Bucket))
 	}
 	var c Contents
-	if c.LTX, err = s.hasLTX(ctx); err != nil {
+	var moving bool
+	if c.LTX, moving, err = s.hasLTX(ctx); err != nil {
 		return Contents{}, s.classifyCtx(ctx, err)
+	}
+	if moving {
+		if c.Moving, err = s.PendingMove(ctx); err != nil {
+			return Contents{}, s.classifyCtx(ctx, err)
+		}
 	}
 	if c.V3, err = s.any(ctx, path.Join(s.Prefix, ltxstate.GenerationsDir)+"/"); err != nil {
 		return Contents{}, s.classifyCtx(ctx, err)
@@ -106,31 +116,36 @@ func (s *Store) newestHistory(ctx context.Context) (string, error) {
 }
 
 // hasLTX reports whether any level directory under the prefix holds an LTX
-// file. Level directories are listed first so that other objects under the
-// prefix (a lease, a marker) are never mistaken for a backup.
-func (s *Store) hasLTX(ctx context.Context) (bool, error) {
+// file, and whether the move object (ltxstate.HistoryMove) is there: both
+// come from one listing of the prefix. Level directories are listed first
+// so that other objects under the prefix (a lease, a marker) are never
+// mistaken for a backup.
+func (s *Store) hasLTX(ctx context.Context) (found, moving bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var levels []string
 	for obj := range s.Client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Prefix: s.Prefix + "/"}) {
 		if obj.Err != nil {
-			return false, obj.Err
+			return false, false, obj.Err
 		}
-		if ltxstate.LevelDir.MatchString(strings.TrimPrefix(obj.Key, s.Prefix+"/")) {
+		switch rel := strings.TrimPrefix(obj.Key, s.Prefix+"/"); {
+		case ltxstate.LevelDir.MatchString(rel):
 			levels = append(levels, obj.Key)
+		case rel == ltxstate.HistoryMove:
+			moving = true
 		}
 	}
 	for _, lvl := range levels {
 		for obj := range s.Client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Prefix: lvl, MaxKeys: 100}) {
 			if obj.Err != nil {
-				return false, obj.Err
+				return false, false, obj.Err
 			}
 			if ltxstate.LTXKey.MatchString(obj.Key) {
-				return true, nil
+				return true, moving, nil
 			}
 		}
 	}
-	return false, nil
+	return false, moving, nil
 }
 
 // classifyCtx classifies err, naming the deadline when it is why we failed.

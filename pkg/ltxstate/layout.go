@@ -29,6 +29,11 @@ const (
 // REPLICA_URL=<url>/history/<stamp>.
 const HistoryDir = "history"
 
+// HistoryMove is the object, under the prefix, that names where a history
+// is being moved while its originals are deleted (bucket.MoveLevels):
+// while it exists, what the levels hold is a remnant, not a history.
+const HistoryMove = "history-move.json"
+
 // HistoryStamp names a kept history or a database moved aside: a UTC time
 // that sorts as a string.
 func HistoryStamp(t time.Time) string { return t.UTC().Format("20060102T150405Z") }

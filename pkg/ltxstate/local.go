@@ -86,3 +86,24 @@ func LocalFileChecksum(dbPath string, minTXID, maxTXID ltx.TXID) (sum ltx.Checks
 	sum, err = trailerSum(b)
 	return sum, err == nil, err
 }
+
+// RemoveLocal removes Litestream's local state beside dbPath, all of it or
+// none: a process killed part-way through a plain RemoveAll would leave
+// some of its files (the directory lists in hash order), and Litestream
+// would take what is left for its position and upload it. So the
+// directory is renamed away first, in one step, and removed after; a
+// leftover of an earlier removal goes the same way.
+func RemoveLocal(dbPath string) error {
+	dir := MetaDir(dbPath)
+	gone := dir + ".removing"
+	if err := os.RemoveAll(gone); err != nil {
+		return fmt.Errorf("remove Litestream's local state: %w", err)
+	}
+	if err := os.Rename(dir, gone); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove Litestream's local state: %w", err)
+	}
+	if err := os.RemoveAll(gone); err != nil {
+		return fmt.Errorf("remove Litestream's local state: %w", err)
+	}
+	return nil
+}

@@ -3,6 +3,7 @@ package ltxstate_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/superfly/ltx"
@@ -57,5 +58,42 @@ func TestLocalPosition(t *testing.T) {
 				t.Fatalf("ReadLocal(...).Position = %s, %v; want %s", got, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestRemoveLocal: Litestream's local state goes as a whole, with what an
+// earlier removal, stopped after its rename, left behind; the database and
+// the marker stay.
+func TestRemoveLocal(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "app.db")
+	for _, f := range []string{db, ltxstate.MarkerPath(db)} {
+		if err := os.WriteFile(f, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, dir := range []string{ltxstate.LocalLevelDir(db, 0), ltxstate.MetaDir(db) + ".removing/ltx/0"} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "0000000000000001-0000000000000001.ltx"), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ltxstate.RemoveLocal(db); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(filepath.Dir(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if want := []string{".app.db-sidecar-restore.json", "app.db"}; !slices.Equal(names, want) {
+		t.Errorf("left %v, want %v", names, want)
+	}
+	if err := ltxstate.RemoveLocal(db); err != nil {
+		t.Errorf("with nothing to remove: %v", err)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/benbjohnson/litestream"
@@ -26,6 +25,9 @@ var errNewHistory = errors.New("starting a new replica history")
 func (r *runner) checkLineage(ctx context.Context, client litestream.ReplicaClient) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	if err := r.finishMove(ctx); err != nil {
+		return err
+	}
 	tip, err := ltxstate.Tip(ctx, client)
 	if err != nil {
 		return fmt.Errorf("list %s: %w", r.st.url, err)
@@ -53,8 +55,8 @@ func (r *runner) checkLineage(ctx context.Context, client litestream.ReplicaClie
 		// it, the first sync is a snapshot.
 		r.logger.Warn("Litestream's local state does not match the replica: removing it, the first sync is a full snapshot",
 			"local_txid", e.Local.String(), "replica_txid", e.Remote.String())
-		if err := os.RemoveAll(ltxstate.MetaDir(r.cfg.DBPath)); err != nil {
-			return sysexit.New(sysexit.CantCreate, fmt.Errorf("remove Litestream's local state: %w", err))
+		if err := ltxstate.RemoveLocal(r.cfg.DBPath); err != nil {
+			return sysexit.New(sysexit.CantCreate, err)
 		}
 	}
 	r.logger.Info("lineage checked", "replica_txid", e.Remote.String(), "local_txid", e.Local.String(), "checksum", e.RemoteSum.String())

@@ -47,8 +47,32 @@ func keepHistoryAside(ctx context.Context, cfg *config.Config, logger *slog.Logg
 		dest = fmt.Sprintf("s3://%s/%s/%s/%s", loc.Bucket, loc.Prefix, ltxstate.HistoryDir, stamp)
 		logger.Info("replica history moved aside", "objects", moved, "to", dest)
 	}
-	if err := os.RemoveAll(ltxstate.MetaDir(cfg.DBPath)); err != nil {
-		return dest, fmt.Errorf("remove local litestream state: %w", err)
+	return dest, ltxstate.RemoveLocal(cfg.DBPath)
+}
+
+// finishMove completes, under the lease, a move of the history that a
+// sidecar began and did not finish (bucket.MoveLevels: it was stopped
+// between the copies and the last delete), with the removal of
+// Litestream's local state that followed it, so that the first sync is a
+// full snapshot as that sidecar intended. The moved history is complete
+// at its destination either way. Restore refuses such a prefix, so the
+// sidecar that meets it is the one on that sidecar's volume.
+func (r *runner) finishMove(ctx context.Context) error {
+	if r.cfg.Location().Scheme != "s3" {
+		return nil // a file:// history moves by one rename
 	}
-	return dest, nil
+	store, err := bucket.New(r.cfg)
+	if err != nil {
+		return err
+	}
+	dest, err := store.FinishMove(ctx)
+	if err != nil {
+		return fmt.Errorf("finish the move of %s's history: %w", r.st.url, bucket.Classify(err))
+	}
+	if dest == "" {
+		return nil
+	}
+	r.logger.Warn("a previous sidecar stopped part-way through moving the replica history aside: finished the move, the first sync is a full snapshot",
+		"to", fmt.Sprintf("s3://%s/%s", store.Bucket, dest))
+	return ltxstate.RemoveLocal(r.cfg.DBPath)
 }

@@ -74,6 +74,12 @@ func openSource(ctx context.Context, cfg *config.Config, logger *slog.Logger, ta
 	if err != nil {
 		return nil, err
 	}
+	if to := src.contents.Moving; to != "" {
+		// What the levels hold is a remnant of a history half-deleted after
+		// its copy: restoring it would return an older position as the
+		// latest (bucket.MoveLevels).
+		return nil, sysexit.Errorf(sysexit.DataErr, "replica %s is part-way through a move of its history to s3://%s/%s (the sidecar stopped while starting a new history): what is left in the prefix is not the latest backup; start the sidecar on the existing database (it finishes the move), or restore the moved history with `restore --verify --output FILE --replica-url` pointed there", src.url, src.store.Bucket, to)
+	}
 	if src.contents.Empty() && src.contents.KeptHistory != "" {
 		// Not proven empty: the sidecar moved the old history aside to start
 		// a new one and stopped before its first snapshot landed.
