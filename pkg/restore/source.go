@@ -48,6 +48,10 @@ type source struct {
 	contents bucket.Contents
 	plan     []*ltx.FileInfo // LTX restore plan; nil for v0.3 backups
 	client   litestream.ReplicaClient
+	// listed serves the listings the plan was made from: the lineage
+	// proof of a copy already present (diverged) reads the same tip
+	// without listing again. Nil until planned; a replan lists afresh.
+	listed *listedClient
 	// Position of the restore plan's last file; zero for v0.3 backups,
 	// whose positions are not TXIDs.
 	txid ltx.TXID
@@ -106,7 +110,7 @@ func openSource(ctx context.Context, cfg *config.Config, logger *slog.Logger, ta
 		}
 		return nil, classifyRestore(ctx, fmt.Errorf("restore plan from %s: %w", src.url, err), sysexit.DataErr)
 	}
-	src.plan = plan
+	src.plan, src.listed = plan, listed
 	last := plan[len(plan)-1]
 	src.txid, src.time = last.MaxTXID, last.CreatedAt
 	for _, fi := range plan {
