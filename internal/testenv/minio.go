@@ -144,9 +144,14 @@ func (m *MinIO) Client() *minio.Client {
 // the first n, without retries: a process killed between two deletes, as
 // far as the store can tell.
 func (m *MinIO) ClientCutAfterDeletes(n int) *minio.Client {
-	cut := &deleteCutter{allow: int32(n)}
+	return m.ClientThrough(&deleteCutter{allow: int32(n)})
+}
+
+// ClientThrough returns a client with the root credentials whose requests
+// go through rt, without retries.
+func (m *MinIO) ClientThrough(rt http.RoundTripper) *minio.Client {
 	c, err := minio.New(m.Addr, &minio.Options{Creds: credentials.NewStaticV4(AccessKey, SecretKey, ""), Region: "us-east-1",
-		Transport: cut, MaxRetries: 1})
+		Transport: rt, MaxRetries: 1})
 	if err != nil {
 		panic(err) // static, valid arguments
 	}
