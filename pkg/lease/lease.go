@@ -246,14 +246,17 @@ func read(ctx context.Context, store *bucket.Store) (*Doc, string, error) {
 		return nil, "", fmt.Errorf("read lease %s: %w", k, bucket.Classify(err))
 	}
 	defer obj.Close()
-	info, err := obj.Stat()
+	// Read first: Stat before any read would send a HEAD ahead of the GET,
+	// one more round trip on every pod start and every renewal. After the
+	// GET, Stat reports what its response said.
+	b, err := io.ReadAll(io.LimitReader(obj, 64<<10))
 	if err != nil {
 		if minio.ToErrorResponse(err).Code == "NoSuchKey" {
 			return nil, "", nil
 		}
 		return nil, "", fmt.Errorf("read lease %s: %w", k, bucket.Classify(err))
 	}
-	b, err := io.ReadAll(io.LimitReader(obj, 64<<10))
+	info, err := obj.Stat()
 	if err != nil {
 		return nil, "", fmt.Errorf("read lease %s: %w", k, bucket.Classify(err))
 	}
