@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -13,6 +14,10 @@ import (
 
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxstate"
 )
+
+// ErrBadMove: the move object is there but does not name a destination
+// (written by hand, or by something else).
+var ErrBadMove = errors.New("not a move of the history")
 
 // move is the body of the move object.
 type move struct {
@@ -82,7 +87,7 @@ func (s *Store) PendingMove(ctx context.Context) (string, error) {
 	}
 	var m move
 	if err := json.Unmarshal(b, &m); err != nil || m.To == "" {
-		return "", fmt.Errorf("%s is not a move of the history (%q): remove it by hand once the prefix is as it should be", s.moveKey(), b)
+		return "", fmt.Errorf("%w: %s holds %q: remove it by hand once the prefix is as it should be", ErrBadMove, s.moveKey(), b)
 	}
 	return m.To, nil
 }

@@ -11,10 +11,10 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/minio/minio-go/v7"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxstate"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
@@ -30,7 +30,7 @@ type Contents struct {
 	// between moving the history and uploading the new snapshot.
 	KeptHistory string
 	// Moving is where a move of the history that began and did not finish
-	// was taking it (bucket.MoveLevels), "" when none: the level
+	// was taking it (Store.MoveLevels), "" when none: the level
 	// directories then hold a remnant, not a backup.
 	Moving string
 }
@@ -71,36 +71,45 @@ func (s *Store) Preflight(ctx context.Context, logger *slog.Logger) (Contents, e
 }
 
 func (s *Store) probe(ctx context.Context) (Contents, error) {
-	ok, err := s.Client.BucketExists(ctx, s.Bucket)
-	if err != nil {
-		return Contents{}, s.classifyCtx(ctx, err)
+	// The five requests are independent: at once, they cost one round
+	// trip to the store instead of five (20-50 ms each to a remote S3),
+	// on every pod start. The bucket's answer is read first, so that a
+	// missing or forbidden bucket is reported as such whatever the
+	// listings in it said.
+	var (
+		c       Contents
+		exists  bool
+		errs    [5]error
+		wg      sync.WaitGroup
+		request = []func() error{
+			func() (err error) { exists, err = s.Client.BucketExists(ctx, s.Bucket); return err },
+			func() (err error) { c.LTX, err = s.hasLTX(ctx); return err },
+			func() (err error) {
+				c.V3, err = s.any(ctx, path.Join(s.Prefix, ltxstate.GenerationsDir)+"/")
+				return err
+			},
+			func() (err error) { c.KeptHistory, err = s.newestHistory(ctx); return err },
+			func() (err error) { c.Moving, err = s.PendingMove(ctx); return err },
+		}
+	)
+	for i, do := range request {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = do()
+		}()
 	}
-	if !ok {
+	wg.Wait()
+	switch {
+	case errs[0] != nil:
+		return Contents{}, s.classifyCtx(ctx, errs[0])
+	case !exists:
 		return Contents{}, sysexit.New(sysexit.DataErr, fmt.Errorf("%w: %q (check the bucket in REPLICA_URL)", ErrNoBucket, s.Bucket))
 	}
-	// The three listings are independent: at once, they cost one round
-	// trip to the store instead of three (20-50 ms each to a remote S3),
-	// on every pod start.
-	var c Contents
-	var moving bool
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) {
-		c.LTX, moving, err = s.hasLTX(gctx)
-		return err
-	})
-	g.Go(func() (err error) {
-		c.V3, err = s.any(gctx, path.Join(s.Prefix, ltxstate.GenerationsDir)+"/")
-		return err
-	})
-	g.Go(func() (err error) {
-		c.KeptHistory, err = s.newestHistory(gctx)
-		return err
-	})
-	if err := g.Wait(); err != nil {
-		return Contents{}, s.classifyCtx(ctx, err)
-	}
-	if moving {
-		if c.Moving, err = s.PendingMove(ctx); err != nil {
+	for _, err := range errs[1:] {
+		if errors.Is(err, ErrBadMove) {
+			return Contents{}, sysexit.New(sysexit.DataErr, err)
+		} else if err != nil {
 			return Contents{}, s.classifyCtx(ctx, err)
 		}
 	}
@@ -126,37 +135,23 @@ func (s *Store) newestHistory(ctx context.Context) (string, error) {
 	return "s3://" + s.Bucket + "/" + newest, nil
 }
 
-// hasLTX reports whether any level directory under the prefix holds an LTX
-// file, and whether the move object (ltxstate.HistoryMove) is there: both
-// come from one listing of the prefix. Level directories are listed first
-// so that other objects under the prefix (a lease, a marker) are never
-// mistaken for a backup.
-func (s *Store) hasLTX(ctx context.Context) (found, moving bool, err error) {
+// hasLTX reports whether a level directory under the prefix holds an LTX
+// file. Litestream's levels are 0000 to 0009, so one listing of
+// <prefix>/000 reaches them all; only the key of an LTX file right in a
+// level directory counts, so that other objects under the prefix (a
+// lease, a marker, a kept history) are never mistaken for a backup.
+func (s *Store) hasLTX(ctx context.Context) (bool, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var levels []string
-	for obj := range s.Client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Prefix: s.Prefix + "/"}) {
+	for obj := range s.Client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Prefix: s.Prefix + "/000", Recursive: true, MaxKeys: 100}) {
 		if obj.Err != nil {
-			return false, false, obj.Err
+			return false, obj.Err
 		}
-		switch rel := strings.TrimPrefix(obj.Key, s.Prefix+"/"); {
-		case ltxstate.LevelDir.MatchString(rel):
-			levels = append(levels, obj.Key)
-		case rel == ltxstate.HistoryMove:
-			moving = true
+		if m := ltxstate.LTXKey.FindStringSubmatch(obj.Key); m != nil && m[1] == s.Prefix {
+			return true, nil
 		}
 	}
-	for _, lvl := range levels {
-		for obj := range s.Client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Prefix: lvl, MaxKeys: 100}) {
-			if obj.Err != nil {
-				return false, false, obj.Err
-			}
-			if ltxstate.LTXKey.MatchString(obj.Key) {
-				return true, moving, nil
-			}
-		}
-	}
-	return false, moving, nil
+	return false, nil
 }
 
 // classifyCtx classifies err, naming the deadline when it is why we failed.

@@ -2,6 +2,7 @@ package bucket_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -11,10 +12,12 @@ import (
 
 	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/bucket"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxstate"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
 )
 
-// listGate holds the first n listings until n of them are in flight at
-// once; a listing that waited for the others in vain is counted.
+// listGate holds the first n requests until n of them are in flight at
+// once; one that waited for the others in vain is counted.
 type listGate struct {
 	n        int
 	mu       sync.Mutex
@@ -24,28 +27,27 @@ type listGate struct {
 }
 
 func (g *listGate) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Method == http.MethodGet && req.URL.Query().Has("list-type") {
-		g.mu.Lock()
-		if g.arrived++; g.arrived == g.n {
-			close(g.open)
-		}
-		first := g.arrived <= g.n
-		g.mu.Unlock()
-		if first {
-			select {
-			case <-g.open:
-			case <-time.After(10 * time.Second): // only a sequential preflight waits
-				g.timedOut.Add(1)
-			}
+	g.mu.Lock()
+	if g.arrived++; g.arrived == g.n {
+		close(g.open)
+	}
+	first := g.arrived <= g.n
+	g.mu.Unlock()
+	if first {
+		select {
+		case <-g.open:
+		case <-time.After(10 * time.Second): // only a sequential preflight waits
+			g.timedOut.Add(1)
 		}
 	}
 	return http.DefaultTransport.RoundTrip(req)
 }
 
-// TestPreflightListsAtOnce: the preflight's three listings of the prefix
-// (its levels, v0.3 generations, kept histories) are in flight together,
-// one round trip to the store and not three. Done one after another, the
-// gate holds the first two for 10 s each and the test fails.
+// TestPreflightListsAtOnce: the preflight's requests (the bucket, then the
+// prefix's levels, v0.3 generations, kept histories and move object) are
+// in flight together, one round trip to the store and not five. Done one
+// after another, the gate holds the first four for 10 s each and the test
+// fails.
 func TestPreflightListsAtOnce(t *testing.T) {
 	m := testenv.NewMinIO(t)
 	ctx := context.Background()
@@ -55,7 +57,7 @@ func TestPreflightListsAtOnce(t *testing.T) {
 	whole := &bucket.Store{Client: m.Client(), Bucket: "pre", Prefix: "p"}
 	put(t, whole, "p/0000/0000000000000001-0000000000000001.ltx", "x")
 	put(t, whole, "p/history/20260101T000000Z/0000/0000000000000001-0000000000000001.ltx", "x")
-	gate := &listGate{n: 3, open: make(chan struct{})}
+	gate := &listGate{n: 5, open: make(chan struct{})}
 	s := &bucket.Store{Client: m.ClientThrough(gate), Bucket: "pre", Prefix: "p"}
 	c, err := s.Preflight(ctx, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -66,5 +68,24 @@ func TestPreflightListsAtOnce(t *testing.T) {
 	}
 	if !c.LTX || c.V3 || c.KeptHistory != "s3://pre/p/history/20260101T000000Z" || c.Moving != "" {
 		t.Errorf("Preflight = %+v", c)
+	}
+}
+
+// TestPreflightBadMoveObject: a move object that names no destination is
+// the prefix's fault, not the network's: exit 65 at once, not retried as
+// an unreachable store until the deadline.
+func TestPreflightBadMoveObject(t *testing.T) {
+	m := testenv.NewMinIO(t)
+	ctx := context.Background()
+	if err := m.MakeBucket(ctx, "pre"); err != nil {
+		t.Fatal(err)
+	}
+	s := &bucket.Store{Client: m.Client(), Bucket: "pre", Prefix: "p"}
+	put(t, s, "p/"+ltxstate.HistoryMove, "hello")
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	_, err := s.Preflight(ctx, slog.New(slog.DiscardHandler))
+	if !errors.Is(err, bucket.ErrBadMove) || sysexit.Code(err) != sysexit.DataErr || ctx.Err() != nil {
+		t.Errorf("Preflight = %v (exit %d, deadline %v); want ErrBadMove, exit %d, at once", err, sysexit.Code(err), ctx.Err(), sysexit.DataErr)
 	}
 }
