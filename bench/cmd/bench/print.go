@@ -80,7 +80,8 @@ func printSidecar(s *SidecarCase) {
 	fmt.Printf("   app write throughput: %.0f/s without sidecar, %.0f/s with (ratio %.2f)\n", s.WriteCost.Without, s.WriteCost.With, s.WriteCost.Ratio)
 	fmt.Printf("   replicate RSS: idle %.1f MB, peak under 2,000 w/s %.1f MB; CPU: idle %.1f%%, under 2,000 w/s %.1f%% of one core\n",
 		s.IdleRSSMB, s.LoadedRSSMB, s.IdleCPUPct, s.LoadedCPUPct)
-	fmt.Printf("   restore no-op start-up (DB present, %.1f MB, quick_check included): median %.0f ms of 10\n", float64(s.NoopDBBytes)/1e6, s.NoopStartMs)
+	fmt.Printf("   restore no-op start-up (DB present, %.1f MB, quick_check included): median %.0f ms of 10; through %s each way (a remote store): %.0f ms\n",
+		float64(s.NoopDBBytes)/1e6, s.NoopStartMs, noopLatency, s.NoopRemoteMs)
 	for _, n := range s.Notes {
 		fmt.Printf("   note: %s\n", n)
 	}

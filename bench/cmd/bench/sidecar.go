@@ -9,7 +9,6 @@ import (
 	"math"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -28,6 +27,7 @@ type SidecarCase struct {
 	LoadedRSSMB  float64   `json:"loaded_peak_rss_mb"`
 	LoadedCPUPct float64   `json:"loaded_cpu_pct"`
 	NoopStartMs  float64   `json:"restore_noop_ms"`
+	NoopRemoteMs float64   `json:"restore_noop_remote_ms"` // through a proxy adding noopLatency each way
 	NoopDBBytes  int64     `json:"restore_noop_db_bytes"`
 	Notes        []string  `json:"notes"`
 }
@@ -96,11 +96,9 @@ func benchSidecar(ctx context.Context, e *env, lagOnly bool) (*SidecarCase, erro
 		return nil, err
 	}
 	s.WriteCost = wc
-	ms, size, err := e.noopStart(ctx)
-	if err != nil {
+	if s.NoopStartMs, s.NoopRemoteMs, s.NoopDBBytes, err = e.noopStart(ctx); err != nil {
 		return nil, err
 	}
-	s.NoopStartMs, s.NoopDBBytes = ms, size
 	return s, nil
 }
 
@@ -272,45 +270,6 @@ func (e *env) writeCost(ctx context.Context, d time.Duration) (WriteCost, error)
 	wc := WriteCost{Without: pct(without, 0.5), With: pct(with, 0.5)}
 	wc.Ratio = wc.With / wc.Without
 	return wc, nil
-}
-
-// noopStart times bin/restore when DB_PATH already holds the restored
-// database: the path every pod restart pays.
-func (e *env) noopStart(ctx context.Context) (float64, int64, error) {
-	const prefix = "noop"
-	src := filepath.Join(e.work, "noop-src.db")
-	if err := generate(src, "text", 10e6); err != nil {
-		return 0, 0, err
-	}
-	if err := replicateSnapshot(ctx, e.m, e.bucket, prefix, src); err != nil {
-		return 0, 0, err
-	}
-	removeSource(src)
-	defer e.removePrefix(ctx, prefix)
-	dir, err := os.MkdirTemp(e.work, "noop-")
-	if err != nil {
-		return 0, 0, err
-	}
-	defer os.RemoveAll(dir)
-	dbPath := filepath.Join(dir, "app.db")
-	env := append(e.m.Env(), "HOME="+os.Getenv("HOME"), "DB_PATH="+dbPath, "REPLICA_URL=s3://"+e.bucket+"/"+prefix, "LOG_LEVEL=warn")
-	var times []float64
-	for i := range 11 {
-		cmd := exec.CommandContext(ctx, e.restore)
-		cmd.Env = env
-		start := time.Now()
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return 0, 0, fmt.Errorf("bin/restore: %w: %s", err, b)
-		}
-		if i > 0 { // the first run restores; the rest are the no-op
-			times = append(times, time.Since(start).Seconds()*1000)
-		}
-	}
-	fi, err := os.Stat(dbPath)
-	if err != nil {
-		return 0, 0, err
-	}
-	return pct(times, 0.5), fi.Size(), nil
 }
 
 func pct(v []float64, p float64) float64 {
