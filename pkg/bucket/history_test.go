@@ -32,11 +32,8 @@ var history = []string{
 // as a move, which restore refuses), and FinishMove must complete it with
 // nothing lost at the destination.
 func TestMoveLevelsInterrupted(t *testing.T) {
-	m := testenv.NewMinIO(t)
+	m := minioWith(t, "move")
 	ctx := context.Background()
-	if err := m.MakeBucket(ctx, "move"); err != nil {
-		t.Fatal(err)
-	}
 	// Every cut, from before the first delete to before the move
 	// object's own: the originals are deleted one by one, then the object.
 	for allow := 0; allow <= len(history); allow++ {
@@ -85,11 +82,8 @@ func TestMoveLevelsInterrupted(t *testing.T) {
 
 // TestMoveLevelsWhole: an uninterrupted move leaves no move object.
 func TestMoveLevelsWhole(t *testing.T) {
-	m := testenv.NewMinIO(t)
+	m := minioWith(t, "move")
 	ctx := context.Background()
-	if err := m.MakeBucket(ctx, "move"); err != nil {
-		t.Fatal(err)
-	}
 	s := &bucket.Store{Client: m.Client(), Bucket: "move", Prefix: "p"}
 	for _, k := range history {
 		put(t, s, "p/"+k, k)
@@ -115,6 +109,16 @@ func onlyHistory(keys []string) bool {
 		}
 	}
 	return true
+}
+
+// minioWith starts a MinIO holding the bucket name.
+func minioWith(t *testing.T, name string) *testenv.MinIO {
+	t.Helper()
+	m := testenv.NewMinIO(t)
+	if err := m.MakeBucket(context.Background(), name); err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 func put(t *testing.T, s *bucket.Store, key, body string) {

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/bucket"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxstate"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
@@ -49,11 +48,8 @@ func (g *listGate) RoundTrip(req *http.Request) (*http.Response, error) {
 // after another, the gate holds the first four for 10 s each and the test
 // fails.
 func TestPreflightListsAtOnce(t *testing.T) {
-	m := testenv.NewMinIO(t)
+	m := minioWith(t, "pre")
 	ctx := context.Background()
-	if err := m.MakeBucket(ctx, "pre"); err != nil {
-		t.Fatal(err)
-	}
 	whole := &bucket.Store{Client: m.Client(), Bucket: "pre", Prefix: "p"}
 	put(t, whole, "p/0000/0000000000000001-0000000000000001.ltx", "x")
 	put(t, whole, "p/history/20260101T000000Z/0000/0000000000000001-0000000000000001.ltx", "x")
@@ -75,11 +71,8 @@ func TestPreflightListsAtOnce(t *testing.T) {
 // the prefix's fault, not the network's: exit 65 at once, not retried as
 // an unreachable store until the deadline.
 func TestPreflightBadMoveObject(t *testing.T) {
-	m := testenv.NewMinIO(t)
+	m := minioWith(t, "pre")
 	ctx := context.Background()
-	if err := m.MakeBucket(ctx, "pre"); err != nil {
-		t.Fatal(err)
-	}
 	s := &bucket.Store{Client: m.Client(), Bucket: "pre", Prefix: "p"}
 	put(t, s, "p/"+ltxstate.HistoryMove, "hello")
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
