@@ -9,9 +9,11 @@
 package bucket
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"time"
 
@@ -98,6 +100,29 @@ func New(cfg *config.Config, opts ...Option) (*Store, error) {
 		return nil, sysexit.Errorf(sysexit.Usage, "invalid S3_ENDPOINT: %v", err)
 	}
 	return &Store{Client: c, Bucket: loc.Bucket, Prefix: loc.Prefix, Clock: clock}, nil
+}
+
+// ReadSmall reads the object at key whole (up to limit bytes) with one
+// GET: minio-go's Stat before a read would send a HEAD ahead of it, one
+// more round trip. ok is false when there is no such object; etag is the
+// GET's. Errors are minio-go's, for the caller to classify.
+func (s *Store) ReadSmall(ctx context.Context, key string, limit int64) (b []byte, etag string, ok bool, err error) {
+	obj, err := s.Client.GetObject(ctx, s.Bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, "", false, err
+	}
+	defer obj.Close()
+	if b, err = io.ReadAll(io.LimitReader(obj, limit)); err != nil {
+		if minio.ToErrorResponse(err).Code == "NoSuchKey" {
+			return nil, "", false, nil
+		}
+		return nil, "", false, err
+	}
+	info, err := obj.Stat() // after the GET: what its response said
+	if err != nil {
+		return nil, "", false, err
+	}
+	return b, info.ETag, true, nil
 }
 
 // Endpoint is the S3 endpoint the store talks to, for error lines.

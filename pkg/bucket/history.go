@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"path"
 	"strings"
 
@@ -74,15 +73,8 @@ func (s *Store) MoveLevels(ctx context.Context, dest string) (int, error) {
 // PendingMove returns the destination of a move of the history that
 // began and did not finish (the move object present), "" when there is none.
 func (s *Store) PendingMove(ctx context.Context) (string, error) {
-	obj, err := s.Client.GetObject(ctx, s.Bucket, s.moveKey(), minio.GetObjectOptions{})
-	if err != nil {
-		return "", err
-	}
-	defer obj.Close()
-	b, err := io.ReadAll(io.LimitReader(obj, 1<<16))
-	if minio.ToErrorResponse(err).Code == "NoSuchKey" {
-		return "", nil
-	} else if err != nil {
+	b, _, ok, err := s.ReadSmall(ctx, s.moveKey(), 64<<10)
+	if err != nil || !ok {
 		return "", err
 	}
 	var m move

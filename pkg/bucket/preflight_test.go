@@ -15,9 +15,9 @@ import (
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
 )
 
-// listGate holds the first n requests until n of them are in flight at
+// requestGate holds the first n requests until n of them are in flight at
 // once; one that waited for the others in vain is counted.
-type listGate struct {
+type requestGate struct {
 	n        int
 	mu       sync.Mutex
 	arrived  int
@@ -25,7 +25,7 @@ type listGate struct {
 	timedOut atomic.Int32
 }
 
-func (g *listGate) RoundTrip(req *http.Request) (*http.Response, error) {
+func (g *requestGate) RoundTrip(req *http.Request) (*http.Response, error) {
 	g.mu.Lock()
 	if g.arrived++; g.arrived == g.n {
 		close(g.open)
@@ -53,7 +53,7 @@ func TestPreflightListsAtOnce(t *testing.T) {
 	whole := &bucket.Store{Client: m.Client(), Bucket: "pre", Prefix: "p"}
 	put(t, whole, "p/0000/0000000000000001-0000000000000001.ltx", "x")
 	put(t, whole, "p/history/20260101T000000Z/0000/0000000000000001-0000000000000001.ltx", "x")
-	gate := &listGate{n: 5, open: make(chan struct{})}
+	gate := &requestGate{n: 5, open: make(chan struct{})}
 	s := &bucket.Store{Client: m.ClientThrough(gate), Bucket: "pre", Prefix: "p"}
 	c, err := s.Preflight(ctx, slog.New(slog.DiscardHandler))
 	if err != nil {

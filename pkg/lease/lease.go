@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -241,32 +240,19 @@ func (l *Lease) Held() (holder string, until time.Time, ours bool) {
 // read returns the current lease object and its ETag; nil when absent.
 func read(ctx context.Context, store *bucket.Store) (*Doc, string, error) {
 	k := key(store)
-	obj, err := store.Client.GetObject(ctx, store.Bucket, k, minio.GetObjectOptions{})
+	b, etag, ok, err := store.ReadSmall(ctx, k, 64<<10)
 	if err != nil {
 		return nil, "", fmt.Errorf("read lease %s: %w", k, bucket.Classify(err))
-	}
-	defer obj.Close()
-	// Read first: Stat before any read would send a HEAD ahead of the GET,
-	// one more round trip on every pod start and every renewal. After the
-	// GET, Stat reports what its response said.
-	b, err := io.ReadAll(io.LimitReader(obj, 64<<10))
-	if err != nil {
-		if minio.ToErrorResponse(err).Code == "NoSuchKey" {
-			return nil, "", nil
-		}
-		return nil, "", fmt.Errorf("read lease %s: %w", k, bucket.Classify(err))
-	}
-	info, err := obj.Stat()
-	if err != nil {
-		return nil, "", fmt.Errorf("read lease %s: %w", k, bucket.Classify(err))
+	} else if !ok {
+		return nil, "", nil
 	}
 	var doc Doc
 	if err := json.Unmarshal(b, &doc); err != nil {
 		// An unreadable lease object is treated as expired: it will be
 		// replaced conditionally on its ETag, so no writer is overrun.
-		return &Doc{}, info.ETag, nil
+		return &Doc{}, etag, nil
 	}
-	return &doc, info.ETag, nil
+	return &doc, etag, nil
 }
 
 // write puts doc if the object is still at etag ("" = still absent).

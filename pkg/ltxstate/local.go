@@ -96,13 +96,14 @@ func LocalFileChecksum(dbPath string, minTXID, maxTXID ltx.TXID) (sum ltx.Checks
 func RemoveLocal(dbPath string) error {
 	dir := MetaDir(dbPath)
 	gone := dir + ".removing"
-	if err := os.RemoveAll(gone); err != nil {
-		return fmt.Errorf("remove Litestream's local state: %w", err)
+	err := os.RemoveAll(gone)
+	if err == nil {
+		err = os.Rename(dir, gone)
 	}
-	if err := os.Rename(dir, gone); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove Litestream's local state: %w", err)
+	if err == nil || errors.Is(err, os.ErrNotExist) { // nothing to rename: nothing there
+		err = os.RemoveAll(gone)
 	}
-	if err := os.RemoveAll(gone); err != nil {
+	if err != nil {
 		return fmt.Errorf("remove Litestream's local state: %w", err)
 	}
 	return nil
