@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+	"golang.org/x/sys/unix"
 	_ "modernc.org/sqlite" // Litestream's driver: writes while the library replicates the file
 
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxrestore"
@@ -104,8 +105,8 @@ func benchRestore(ctx context.Context, e *env, kind, label string, size int64, r
 	return c, nil
 }
 
-// measure runs every method runs times, interleaved so that load changes
-// hit all of them alike, and fills c.
+// measure runs every method runs times after a warm-up round, interleaved
+// so that load changes hit all of them alike, and fills c.
 func (e *env) measure(ctx context.Context, c *Case, prefix string, runs int) error {
 	plan, err := e.plan(ctx, prefix)
 	if err != nil {
@@ -122,8 +123,19 @@ func (e *env) measure(ctx context.Context, c *Case, prefix string, runs int) err
 	libOut, upOut := filepath.Join(e.work, "keep-lib.db"), filepath.Join(e.work, "keep-upstream.db")
 	defer os.Remove(libOut)
 	defer os.Remove(upOut)
-	for r := range runs {
-		log.Printf("%s: run %d/%d", c.Name, r+1, runs)
+	// Generating a case leaves gigabytes dirty in the page cache (the
+	// source database, MinIO's objects); flushed in the background, they
+	// would slow whichever runs come first. And the first round pays for
+	// what no later one does (MinIO reading its objects from disk, a
+	// fresh VM's memory touched for the first time), so it is not counted.
+	unix.Sync()
+	for r := -1; r < runs; r++ {
+		warmup := r < 0
+		if warmup {
+			log.Printf("%s: warm-up round (not counted)", c.Name)
+		} else {
+			log.Printf("%s: run %d/%d", c.Name, r+1, runs)
+		}
 		keepLib, keepUp := "", ""
 		if r == 0 {
 			keepLib, keepUp = libOut, upOut
@@ -150,6 +162,9 @@ func (e *env) measure(ctx context.Context, c *Case, prefix string, runs int) err
 			m, err := s.fn()
 			if err != nil {
 				return fmt.Errorf("%s: %w", s.method, err)
+			}
+			if warmup {
+				continue
 			}
 			all[s.method] = append(all[s.method], m)
 			if m.warning != "" && !slices.Contains(c.Notes, m.warning) {

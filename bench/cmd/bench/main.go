@@ -95,8 +95,8 @@ func run(o options) error {
 	started := time.Now()
 	res := &Results{Started: started.UTC(), GoVersion: runtime.Version(), CPUs: runtime.NumCPU(), LoadStart: loadavg(),
 		Notes: []string{
-			"each figure is the median of the runs listed; the machine is shared, see load averages",
-			"MinIO serves from local disk on 127.0.0.1 and the page cache is warm after the first run, so differences are CPU and protocol, not network",
+			"each figure is the median of the runs listed, after a warm-up round of every method that is not counted and a sync of what generating the case left dirty; the machine is shared, see load averages",
+			"MinIO serves from local disk on 127.0.0.1 and the page cache is warm after the warm-up round, so differences are CPU and protocol, not network",
 			"download: plan + fetch + decode + write + fsync; ready: download + PRAGMA quick_check (bin/restore: whole process incl. preflight, rename, marker)",
 		}}
 	work := o.keep
