@@ -41,21 +41,29 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Ta
 
 // run is Run for one database; lim, when set, is shared with the other
 // databases restoring at the same time.
-func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target, lim *ltxrestore.Limits) (Result, error) {
+func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target, lim *ltxrestore.Limits) (res Result, err error) {
 	start := time.Now()
 	url := cfg.Location().String()
 	logger = logger.With("replica", url, "db", cfg.DBPath)
 
 	var local ltx.TXID // the local position of a database already at DB_PATH
-	_, err := os.Stat(cfg.DBPath)
+	_, err = os.Stat(cfg.DBPath)
 	exists := err == nil
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return Result{}, sysexit.New(sysexit.CantCreate, fmt.Errorf("stat DB_PATH: %w", err))
 	}
+	var check *localCheck
 	if exists {
-		kctx, kcancel := context.WithTimeout(ctx, cfg.RestoreTimeout)
-		pos, done, err := keepAsIs(kctx, cfg, logger, target, url)
-		kcancel()
+		// The check (CPU, local disk) runs while the replica is asked
+		// (network); no outcome comes before its own, and a damaged copy
+		// is reported as such whatever the replica said.
+		check = checkLocal(ctx, cfg.DBPath, cfg.RestoreTimeout)
+		defer func() {
+			if cerr := check.wait(); cerr != nil {
+				res, err = Result{}, cerr
+			}
+		}()
+		pos, done, err := keepAsIs(cfg, logger, target, url, check)
 		if err != nil {
 			return Result{}, err
 		}
@@ -74,15 +82,17 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Ta
 	defer cancel()
 
 	var src *source
-	var res Result
 	if exists {
 		var done bool
-		src, done, err = existing(ctx, cfg, logger, target, url, local)
+		src, done, err = existing(ctx, cfg, logger, target, url, local, check)
 		if err != nil {
 			return Result{}, err
 		}
 		if done {
 			return Result{Outcome: ltxstate.OutcomePresent, Duration: time.Since(start)}, nil
+		}
+		if err := check.wait(); err != nil {
+			return Result{}, err // a damaged copy is never moved aside unasked
 		}
 		if res.MovedAside, err = moveAside(cfg.DBPath, logger); err != nil {
 			return Result{}, err
@@ -152,35 +162,62 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Ta
 	return res, nil
 }
 
+// localCheck is the integrity check of a database already at DB_PATH.
+type localCheck struct {
+	done chan struct{}
+	err  error
+}
+
+// checkLocal starts the check of the database at path, bounded by timeout
+// as the rest of the decision is (RESTORE_TIMEOUT).
+func checkLocal(ctx context.Context, path string, timeout time.Duration) *localCheck {
+	c := &localCheck{done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		if err := verify.Check(ctx, path, verify.Quick); err != nil {
+			c.err = sysexit.New(sysexit.DataErr, fmt.Errorf("existing database %s: %w; move it aside to restore from the replica", path, err))
+		}
+	}()
+	return c
+}
+
+// wait returns the check's error once it has finished.
+func (c *localCheck) wait() error {
+	<-c.done
+	return c.err
+}
+
 // keepAsIs decides about a database already at DB_PATH without the
-// replica: done means leave it as it is. It checks the file and reads its
-// local position: what the restore marker and Litestream's meta directory
-// say. With neither (a database the app created and no sidecar ever
-// replicated), there is nothing to compare: it is kept, without a network
-// call. A point-in-time target never replaces an existing database.
-func keepAsIs(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target, url string) (ltx.TXID, bool, error) {
-	if err := verify.Check(ctx, cfg.DBPath, verify.Quick); err != nil {
-		return 0, true, sysexit.New(sysexit.DataErr, fmt.Errorf("existing database %s: %w; move it aside to restore from the replica", cfg.DBPath, err))
-	}
+// replica: done means leave it as it is (once its check passes). It reads
+// the local position: what the restore marker and Litestream's meta
+// directory say. With neither (a database the app created and no sidecar
+// ever replicated), there is nothing to compare: it is kept, without a
+// network call. A point-in-time target never replaces an existing database.
+func keepAsIs(cfg *config.Config, logger *slog.Logger, target Target, url string, check *localCheck) (ltx.TXID, bool, error) {
 	// Unreadable local state counts as none: the marker may still say.
 	local, _ := ltxstate.ReadLocal(cfg.DBPath)
 	pos := local.Position(url)
+	if pos != 0 && target.IsLatest() {
+		return pos, false, nil
+	}
+	if err := check.wait(); err != nil {
+		return 0, true, err
+	}
 	if pos == 0 {
 		logger.Info("database already present, leaving it untouched", "reason", "no local replication position to compare with the replica")
 		return 0, true, nil
 	}
-	if !target.IsLatest() {
-		logger.Info("database already present, leaving it untouched", "local_txid", pos.String(), "reason", "a point-in-time target never replaces an existing database")
-		return pos, true, nil
-	}
-	return pos, false, nil
+	logger.Info("database already present, leaving it untouched", "local_txid", pos.String(), "reason", "a point-in-time target never replaces an existing database")
+	return pos, true, nil
 }
 
 // existing compares a database already at DB_PATH, at local position pos,
 // with the replica. done means leave it as it is; otherwise the replica is
 // ahead of it (a stale copy left on a node after a failover) or holds
 // another history, and src is the replica to restore from.
-func existing(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target, url string, pos ltx.TXID) (*source, bool, error) {
+func existing(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target, url string, pos ltx.TXID, check *localCheck) (*source, bool, error) {
 	// A copy that may be stale must not start the app while the replica
 	// cannot be asked: writes on it would fork the history.
 	src, err := openSource(ctx, cfg, logger, target)
@@ -198,6 +235,9 @@ func existing(ctx context.Context, cfg *config.Config, logger *slog.Logger, targ
 		}
 	}
 	if !src.contents.LTX || src.txid <= pos {
+		if err := check.wait(); err != nil {
+			return nil, true, err
+		}
 		logger.Info("database already present, leaving it untouched", "local_txid", pos.String(), "replica_txid", src.txid.String())
 		return nil, true, nil
 	}
