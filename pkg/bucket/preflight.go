@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+	"github.com/superfly/ltx"
 
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxstate"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
@@ -33,6 +34,11 @@ type Contents struct {
 	// was taking it (Store.MoveLevels), "" when none: the level
 	// directories then hold a remnant, not a backup.
 	Moving string
+	// Levels are the LTX files of levels 0 to 9 (index: level), as
+	// Litestream's listing of each level reads them, from the preflight's
+	// own listing; nil when that listing did not reach them all in one
+	// page, or there was none (file://).
+	Levels [][]*ltx.FileInfo
 }
 
 // Empty reports whether the prefix holds no backup in any format.
@@ -83,7 +89,7 @@ func (s *Store) probe(ctx context.Context) (Contents, error) {
 		wg      sync.WaitGroup
 		request = []func() error{
 			func() (err error) { exists, err = s.Client.BucketExists(ctx, s.Bucket); return err },
-			func() (err error) { c.LTX, err = s.hasLTX(ctx); return err },
+			func() (err error) { c.LTX, c.Levels, err = s.listLevels(ctx); return err },
 			func() (err error) {
 				c.V3, err = s.any(ctx, path.Join(s.Prefix, ltxstate.GenerationsDir)+"/")
 				return err
@@ -133,25 +139,6 @@ func (s *Store) newestHistory(ctx context.Context) (string, error) {
 		return "", nil
 	}
 	return "s3://" + s.Bucket + "/" + newest, nil
-}
-
-// hasLTX reports whether a level directory under the prefix holds an LTX
-// file. Litestream's levels are 0000 to 0009, so one listing of
-// <prefix>/000 reaches them all; only the key of an LTX file right in a
-// level directory counts, so that other objects under the prefix (a
-// lease, a marker, a kept history) are never mistaken for a backup.
-func (s *Store) hasLTX(ctx context.Context) (bool, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for obj := range s.Client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Prefix: s.Prefix + "/000", Recursive: true, MaxKeys: 100}) {
-		if obj.Err != nil {
-			return false, obj.Err
-		}
-		if m := ltxstate.LTXKey.FindStringSubmatch(obj.Key); m != nil && m[1] == s.Prefix {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 // classifyCtx classifies err, naming the deadline when it is why we failed.

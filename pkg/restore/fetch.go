@@ -142,7 +142,7 @@ func l0Checksum(ctx context.Context, src *source) (ltx.Checksum, error) {
 	if info := src.plan[len(src.plan)-1]; info.Level == 0 && info.MaxTXID == src.txid {
 		return ltxstate.RemoteFileChecksum(ctx, src.client, info) // no listing needed
 	}
-	_, sum, err := ltxstate.L0At(ctx, src.client, src.txid)
+	_, sum, err := ltxstate.L0At(ctx, src.listings(), src.txid)
 	return sum, err
 }
 

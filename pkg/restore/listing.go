@@ -42,6 +42,16 @@ func listAllLevels(ctx context.Context, client litestream.ReplicaClient, metadat
 	return c
 }
 
+// listedFrom serves the plan from levels the preflight's own listing
+// already holds (bucket.Contents.Levels): no listing of its own at all.
+func listedFrom(client litestream.ReplicaClient, levels [][]*ltx.FileInfo) *listedClient {
+	c := &listedClient{ReplicaClient: client}
+	for level := range c.levels {
+		c.levels[level].infos = levels[level]
+	}
+	return c
+}
+
 func listLevel(ctx context.Context, client litestream.ReplicaClient, level int, metadata bool) ([]*ltx.FileInfo, error) {
 	itr, err := client.LTXFiles(ctx, level, 0, metadata)
 	if err != nil {

@@ -107,7 +107,15 @@ func openSource(ctx context.Context, cfg *config.Config, logger *slog.Logger, ta
 		}
 		return src, nil
 	}
-	listed := listAllLevels(ctx, src.client, !target.Timestamp.IsZero())
+	// A point in time needs each file's own timestamp (object metadata),
+	// which only Litestream's listing reads.
+	metadata := !target.Timestamp.IsZero()
+	var listed *listedClient
+	if src.contents.Levels != nil && !metadata {
+		listed = listedFrom(src.client, src.contents.Levels)
+	} else {
+		listed = listAllLevels(ctx, src.client, metadata)
+	}
 	plan, err := litestream.CalcRestorePlan(ctx, listed, target.TXID, target.Timestamp, logger)
 	if err != nil {
 		if errors.Is(err, litestream.ErrTxNotAvailable) && (target.TXID != 0 || !target.Timestamp.IsZero()) {
@@ -122,6 +130,17 @@ func openSource(ctx context.Context, cfg *config.Config, logger *slog.Logger, ta
 		src.size += fi.Size
 	}
 	return src, nil
+}
+
+// listings is the client to list the replica's levels with: the listings
+// the plan was made from, when there is a plan. They were taken after the
+// lease read, as every listing must be, and a file gone since is as gone
+// from a fresh listing.
+func (s *source) listings() litestream.ReplicaClient {
+	if s.listed != nil {
+		return s.listed
+	}
+	return s.client
 }
 
 // reachable says what a point-in-time restore of client can reach, for a

@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/benbjohnson/litestream"
-
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxstate"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
 )
@@ -23,11 +21,7 @@ import (
 // is "ahead" with another history. The proof is the one the sidecar's
 // lineage guard uses (ltxstate.Evidence.Prove).
 func diverged(ctx context.Context, dbPath, url string, src *source) (string, error) {
-	var client litestream.ReplicaClient = src.client
-	if src.listed != nil {
-		client = src.listed
-	}
-	e, err := ltxstate.Gather(ctx, client, dbPath, url, src.txid)
+	e, err := ltxstate.Gather(ctx, src.listings(), dbPath, url, src.txid)
 	switch {
 	case err != nil:
 		return "", err

@@ -1,0 +1,81 @@
+package e2e_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
+)
+
+// TestRestoreListsLevelsOnce: a restore, and the no-op start after it,
+// list the level directories once, in the preflight's one listing of
+// <prefix>/000: the plan reads that listing instead of listing each level
+// again (one round trip less before the download, on every pod start).
+// The requests are read off an HTTP proxy in front of MinIO.
+func TestRestoreListsLevelsOnce(t *testing.T) {
+	m := testenv.NewMinIO(t)
+	mustMakeBucket(t, m, "backups")
+	s := seedReplica(t, m, "backups", "apps/listed", 1)
+	s.stopSidecar(t)
+
+	target, err := url.Parse(m.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		lists []string // the prefix of every listing
+	)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("list-type") == "2" {
+			mu.Lock()
+			lists = append(lists, r.URL.Query().Get("prefix"))
+			mu.Unlock()
+		}
+		rp.ServeHTTP(w, r) // the Host header stays the proxy's: the signature covers it
+	}))
+	defer proxy.Close()
+
+	dbPath := filepath.Join(t.TempDir(), "app.db")
+	env := []string{"DB_PATH=" + dbPath, "REPLICA_URL=s3://backups/apps/listed", "S3_ENDPOINT=" + proxy.URL,
+		"AWS_ACCESS_KEY_ID=" + testenv.AccessKey, "AWS_SECRET_ACCESS_KEY=" + testenv.SecretKey}
+	level := regexp.MustCompile(`^apps/listed/[0-9a-f]{4}/$`)
+	for _, run := range []string{"restore", "no-op start"} {
+		mu.Lock()
+		lists = nil
+		mu.Unlock()
+		r := runRestore(t, env)
+		if r.Code != 0 {
+			t.Fatalf("%s: exit %d: %s", run, r.Code, r.Stderr)
+		}
+		if run == "no-op start" && !strings.Contains(r.Stderr, "already present") {
+			t.Fatalf("%s: the database was not kept: %s", run, r.Stderr)
+		}
+		mu.Lock()
+		var whole, single int
+		for _, p := range lists {
+			switch {
+			case p == "apps/listed/000":
+				whole++
+			case level.MatchString(p):
+				single++
+			}
+		}
+		got := strings.Join(lists, " ")
+		mu.Unlock()
+		if whole != 1 || single != 0 {
+			t.Errorf("%s listed <prefix>/000 %d times and single levels %d times, want once and never: %s", run, whole, single, got)
+		}
+	}
+	if got, want := rows(t, dbPath), rows(t, s.dbPath); len(got) != len(want) || len(got) == 0 {
+		t.Fatalf("restored %d rows, the source has %d", len(got), len(want))
+	}
+}
