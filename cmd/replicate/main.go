@@ -40,7 +40,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, signals <
 	}
 	cfg, err := c.Load(config.Replicate)
 	if err == nil {
-		err = replicate.Run(ctx, cfg, cli.Logger(cfg, stderr), signals)
+		logger := cli.Logger(cfg, stderr)
+		cli.LimitMemory(logger)
+		err = replicate.Run(ctx, cfg, logger, signals)
 	}
 	if err != nil {
 		return c.Fail(stderr, err)

@@ -75,7 +75,9 @@ func runVerify(ctx context.Context, c *cli.Command, f *flags, target restore.Tar
 	if err != nil {
 		return c.Fail(stderr, err)
 	}
-	reps, err := restore.VerifyAll(ctx, cfg, cli.Logger(cfg, stderr), target, f.output)
+	logger := cli.Logger(cfg, stderr)
+	cli.LimitMemory(logger)
+	reps, err := restore.VerifyAll(ctx, cfg, logger, target, f.output)
 	if werr := printReports(stdout, reps, f.json, cfg.Several()); werr != nil && err == nil {
 		err = fmt.Errorf("print report: %w", werr)
 	}
