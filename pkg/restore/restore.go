@@ -176,8 +176,12 @@ func checkLocal(ctx context.Context, path string, timeout time.Duration) *localC
 		defer close(c.done)
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		if err := verify.Check(ctx, path, verify.Quick); err != nil {
+		switch err := verify.Check(ctx, path, verify.Quick); {
+		case err == nil:
+		case errors.Is(err, verify.ErrCorrupt):
 			c.err = sysexit.New(sysexit.DataErr, fmt.Errorf("existing database %s: %w; move it aside to restore from the replica", path, err))
+		default: // the deadline, a signal, an unreadable file: not proof of damage
+			c.err = classifyRestore(ctx, fmt.Errorf("check the existing database %s: %w", path, err), sysexit.CantCreate)
 		}
 	}()
 	return c

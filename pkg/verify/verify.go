@@ -63,9 +63,17 @@ func Check(ctx context.Context, path, mode string) error {
 		return err
 	}
 	defer db.Close()
+	// A check cut short by its deadline or a signal has found nothing
+	// wrong: it must never read as a damaged database.
+	corrupt := func(err error) error {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s not finished: %w", pragma, ctx.Err())
+		}
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+		return corrupt(err)
 	}
 	defer conn.Close()
 	// Read the file through a memory map rather than a pread per page: the
@@ -75,29 +83,26 @@ func Check(ctx context.Context, path, mode string) error {
 	// and reads the rest as before.
 	if st, err := os.Stat(path); err == nil && st.Size() > 0 {
 		if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA mmap_size=%d", st.Size())); err != nil {
-			return fmt.Errorf("%w: %v", ErrCorrupt, err)
+			return corrupt(err)
 		}
 	}
 	rows, err := conn.QueryContext(ctx, "PRAGMA "+pragma)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+		return corrupt(err)
 	}
 	defer rows.Close()
 	var problems []string
 	for rows.Next() {
 		var msg string
 		if err := rows.Scan(&msg); err != nil {
-			return fmt.Errorf("%w: %v", ErrCorrupt, err)
+			return corrupt(err)
 		}
 		if msg != "ok" && len(problems) < maxProblems {
 			problems = append(problems, msg)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+		return corrupt(err)
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%w (%s): %s", ErrCorrupt, pragma, strings.Join(problems, "; "))

@@ -164,3 +164,24 @@ func TestMmapCap(t *testing.T) {
 		t.Logf("SQLite maps at most %d bytes (built without the Makefile's CGO_CFLAGS)", got)
 	}
 }
+
+// TestCheckCut: a check cut short by its context has proven nothing, so
+// it must not say integrity check failed (a restore would call a healthy
+// database damaged, exit 65), even for a file that is not a database.
+func TestCheckCut(t *testing.T) {
+	garbage := filepath.Join(t.TempDir(), "garbage.db")
+	if err := os.WriteFile(garbage, []byte(strings.Repeat("not a database ", 1000)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, path := range []string{makeDB(t, 100), garbage} {
+		err := verify.Check(ctx, path, verify.Quick)
+		if !errors.Is(err, context.Canceled) || errors.Is(err, verify.ErrCorrupt) {
+			t.Errorf("%s, context cancelled: %v; want context.Canceled, not ErrCorrupt", filepath.Base(path), err)
+		}
+	}
+	if err := verify.Check(context.Background(), garbage, verify.Quick); !errors.Is(err, verify.ErrCorrupt) {
+		t.Errorf("garbage, not cancelled: %v; want ErrCorrupt", err)
+	}
+}
