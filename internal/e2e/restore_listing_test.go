@@ -18,7 +18,9 @@ import (
 // list the level directories once, in the preflight's one listing of
 // <prefix>/000: the plan reads that listing instead of listing each level
 // again (one round trip less before the download, on every pod start).
-// The requests are read off an HTTP proxy in front of MinIO.
+// A no-op start also reads the position's trailer through the
+// preflight's open connections, not the replica client's first one. The
+// requests are read off an HTTP proxy in front of MinIO.
 func TestRestoreListsLevelsOnce(t *testing.T) {
 	m := testenv.NewMinIO(t)
 	mustMakeBucket(t, m, "backups")
@@ -32,14 +34,18 @@ func TestRestoreListsLevelsOnce(t *testing.T) {
 	var (
 		mu    sync.Mutex
 		lists []string // the prefix of every listing
+		sdk   []string // requests of the AWS SDK (Litestream's replica client)
 	)
 	rp := httputil.NewSingleHostReverseProxy(target)
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
 		if r.URL.Query().Get("list-type") == "2" {
-			mu.Lock()
 			lists = append(lists, r.URL.Query().Get("prefix"))
-			mu.Unlock()
 		}
+		if strings.Contains(r.UserAgent(), "aws-sdk-go") {
+			sdk = append(sdk, r.Method+" "+r.URL.Path)
+		}
+		mu.Unlock()
 		rp.ServeHTTP(w, r) // the Host header stays the proxy's: the signature covers it
 	}))
 	defer proxy.Close()
@@ -50,7 +56,7 @@ func TestRestoreListsLevelsOnce(t *testing.T) {
 	level := regexp.MustCompile(`^apps/listed/[0-9a-f]{4}/$`)
 	for _, run := range []string{"restore", "no-op start"} {
 		mu.Lock()
-		lists = nil
+		lists, sdk = nil, nil
 		mu.Unlock()
 		r := runRestore(t, env)
 		if r.Code != 0 {
@@ -69,10 +75,18 @@ func TestRestoreListsLevelsOnce(t *testing.T) {
 				single++
 			}
 		}
-		got := strings.Join(lists, " ")
+		got, viaSDK := strings.Join(lists, " "), strings.Join(sdk, ", ")
 		mu.Unlock()
 		if whole != 1 || single != 0 {
 			t.Errorf("%s listed <prefix>/000 %d times and single levels %d times, want once and never: %s", run, whole, single, got)
+		}
+		// A no-op start reads only small things (the lease, the position's
+		// trailer): all through the connections the preflight opened.
+		if run == "no-op start" && viaSDK != "" {
+			t.Errorf("%s made requests through the replica client, which opens connections of its own: %s", run, viaSDK)
+		}
+		if run == "restore" && viaSDK == "" {
+			t.Errorf("%s made no request through the replica client: the proxy no longer tells the clients apart", run)
 		}
 	}
 	if got, want := rows(t, dbPath), rows(t, s.dbPath); len(got) != len(want) || len(got) == 0 {

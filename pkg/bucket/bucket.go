@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -107,22 +108,51 @@ func New(cfg *config.Config, opts ...Option) (*Store, error) {
 // more round trip. ok is false when there is no such object; etag is the
 // GET's. Errors are minio-go's, for the caller to classify.
 func (s *Store) ReadSmall(ctx context.Context, key string, limit int64) (b []byte, etag string, ok bool, err error) {
-	obj, err := s.Client.GetObject(ctx, s.Bucket, key, minio.GetObjectOptions{})
-	if err != nil {
+	b, obj, err := s.read(ctx, key, minio.GetObjectOptions{}, limit)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, "", false, nil
+	} else if err != nil {
 		return nil, "", false, err
 	}
 	defer obj.Close()
-	if b, err = io.ReadAll(io.LimitReader(obj, limit)); err != nil {
-		if minio.ToErrorResponse(err).Code == "NoSuchKey" {
-			return nil, "", false, nil
-		}
-		return nil, "", false, err
-	}
 	info, err := obj.Stat() // after the GET: what its response said
 	if err != nil {
 		return nil, "", false, err
 	}
 	return b, info.ETag, true, nil
+}
+
+// ReadRange reads n bytes of the object at key from offset off with one
+// GET; a missing object is os.ErrNotExist, as Litestream's clients say it.
+func (s *Store) ReadRange(ctx context.Context, key string, off, n int64) ([]byte, error) {
+	var opts minio.GetObjectOptions
+	if err := opts.SetRange(off, off+n-1); err != nil {
+		return nil, err
+	}
+	b, obj, err := s.read(ctx, key, opts, n)
+	if err != nil {
+		return nil, err
+	}
+	obj.Close()
+	return b, nil
+}
+
+// read GETs key and reads up to limit bytes; the caller closes obj. A
+// missing object is os.ErrNotExist.
+func (s *Store) read(ctx context.Context, key string, opts minio.GetObjectOptions, limit int64) ([]byte, *minio.Object, error) {
+	obj, err := s.Client.GetObject(ctx, s.Bucket, key, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := io.ReadAll(io.LimitReader(obj, limit))
+	if err != nil {
+		obj.Close()
+		if minio.ToErrorResponse(err).Code == "NoSuchKey" {
+			return nil, nil, fmt.Errorf("%s: %w", key, os.ErrNotExist)
+		}
+		return nil, nil, err
+	}
+	return b, obj, nil
 }
 
 // Endpoint is the S3 endpoint the store talks to, for error lines.

@@ -140,7 +140,7 @@ func fetch(ctx context.Context, src *source, target Target, out, mode string, du
 // restored position; 0 when level 0 holds no such file.
 func l0Checksum(ctx context.Context, src *source) (ltx.Checksum, error) {
 	if info := src.plan[len(src.plan)-1]; info.Level == 0 && info.MaxTXID == src.txid {
-		return ltxstate.RemoteFileChecksum(ctx, src.client, info) // no listing needed
+		return ltxstate.RemoteFileChecksum(ctx, src.listings(), info) // no listing needed
 	}
 	_, sum, err := ltxstate.L0At(ctx, src.listings(), src.txid)
 	return sum, err

@@ -1,11 +1,17 @@
 package restore
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"path"
 	"sync"
 
 	"github.com/benbjohnson/litestream"
 	"github.com/superfly/ltx"
+
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/bucket"
 )
 
 // listedClient serves litestream.CalcRestorePlan's listings from one
@@ -18,7 +24,15 @@ type listedClient struct {
 	litestream.ReplicaClient
 	metadata bool
 	levels   [litestream.SnapshotLevel + 1]levelListing
+	// store, when set, serves small reads (a trailer: the lineage proof,
+	// the marker's checksum) through the preflight's client, whose
+	// connections are open already: the replica client's first request
+	// would open its own, one more round trip on a pod's start.
+	store *bucket.Store
 }
+
+// smallRead is the largest read store serves.
+const smallRead = 64 << 10
 
 type levelListing struct {
 	infos []*ltx.FileInfo
@@ -66,6 +80,18 @@ func listLevel(ctx context.Context, client litestream.ReplicaClient, level int, 
 		err = cerr
 	}
 	return infos, err
+}
+
+func (c *listedClient) OpenLTXFile(ctx context.Context, level int, minTXID, maxTXID ltx.TXID, offset, size int64) (io.ReadCloser, error) {
+	if c.store == nil || size <= 0 || size > smallRead {
+		return c.ReplicaClient.OpenLTXFile(ctx, level, minTXID, maxTXID, offset, size)
+	}
+	key := path.Join(c.store.Prefix, fmt.Sprintf("%04x", level), ltx.FormatFilename(minTXID, maxTXID))
+	b, err := c.store.ReadRange(ctx, key, offset, size)
+	if err != nil {
+		return nil, err
+	}
+	return io.NopCloser(bytes.NewReader(b)), nil
 }
 
 func (c *listedClient) LTXFiles(ctx context.Context, level int, seek ltx.TXID, useMetadata bool) (ltx.FileIterator, error) {

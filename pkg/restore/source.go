@@ -116,6 +116,7 @@ func openSource(ctx context.Context, cfg *config.Config, logger *slog.Logger, ta
 	} else {
 		listed = listAllLevels(ctx, src.client, metadata)
 	}
+	listed.store = src.store
 	plan, err := litestream.CalcRestorePlan(ctx, listed, target.TXID, target.Timestamp, logger)
 	if err != nil {
 		if errors.Is(err, litestream.ErrTxNotAvailable) && (target.TXID != 0 || !target.Timestamp.IsZero()) {
