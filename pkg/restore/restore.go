@@ -180,7 +180,7 @@ func checkLocal(ctx context.Context, path string, timeout time.Duration) *localC
 		case err == nil:
 		case errors.Is(err, verify.ErrCorrupt):
 			c.err = sysexit.New(sysexit.DataErr, fmt.Errorf("existing database %s: %w; move it aside to restore from the replica", path, err))
-		default: // the deadline, a signal, an unreadable file: not proof of damage
+		default: // cut short by the deadline or a signal: no proof of damage
 			c.err = classifyRestore(ctx, fmt.Errorf("check the existing database %s: %w", path, err), sysexit.CantCreate)
 		}
 	}()
