@@ -40,9 +40,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, signals <
 	}
 	cfg, err := c.Load(config.Replicate)
 	if err == nil {
-		logger := cli.Logger(cfg, stderr)
-		cli.LimitMemory(logger)
-		err = replicate.Run(ctx, cfg, logger, signals)
+		err = replicate.Run(ctx, cfg, cli.Start(cfg, stderr), signals)
 	}
 	if err != nil {
 		return c.Fail(stderr, err)

@@ -75,9 +75,7 @@ func runVerify(ctx context.Context, c *cli.Command, f *flags, target restore.Tar
 	if err != nil {
 		return c.Fail(stderr, err)
 	}
-	logger := cli.Logger(cfg, stderr)
-	cli.LimitMemory(logger)
-	reps, err := restore.VerifyAll(ctx, cfg, logger, target, f.output)
+	reps, err := restore.VerifyAll(ctx, cfg, cli.Start(cfg, stderr), target, f.output)
 	if werr := printReports(stdout, reps, f.json, cfg.Several()); werr != nil && err == nil {
 		err = fmt.Errorf("print report: %w", werr)
 	}

@@ -54,9 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, err := c.Load(config.Restore)
 	if err == nil {
-		logger := cli.Logger(cfg, stderr)
-		cli.LimitMemory(logger)
-		_, err = restore.RunAll(ctx, cfg, logger, target)
+		_, err = restore.RunAll(ctx, cfg, cli.Start(cfg, stderr), target)
 	}
 	if err != nil {
 		if f, ferr := os.OpenFile(terminationLog, os.O_WRONLY|os.O_TRUNC, 0); ferr == nil {

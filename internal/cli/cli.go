@@ -87,11 +87,14 @@ func (c *Command) Load(mode config.Mode) (*config.Config, error) {
 	return c.loader.Load(os.Environ(), mode)
 }
 
-// Logger builds the logger the configuration asks for, on stderr, and makes
-// it Litestream's default too (the library logs through slog.Default).
-func Logger(cfg *config.Config, stderr io.Writer) *slog.Logger {
+// Start prepares the process for its run once the configuration is
+// loaded: it builds the logger the configuration asks for, on stderr, makes
+// it Litestream's default too (the library logs through slog.Default), and
+// sets Go's memory limit from the container's (limitMemory).
+func Start(cfg *config.Config, stderr io.Writer) *slog.Logger {
 	l := telemetry.NewLogger(stderr, cfg.LogFormat, cfg.LogLevel)
 	slog.SetDefault(l)
+	limitMemory(l)
 	return l
 }
 

@@ -14,13 +14,13 @@ import (
 // and finished with 70% of it (bench/results.txt).
 const memoryRatio = 0.7
 
-// LimitMemory sets the Go runtime's soft memory limit from the memory limit
+// limitMemory sets the Go runtime's soft memory limit from the memory limit
 // of the process's cgroup (v1 or v2), so that the garbage collector works
 // harder near the limit instead of the kernel killing the process there.
 // GOMEMLIMIT set in the environment wins (AUTOMEMLIMIT=off, read by the
 // library, turns this off); with no cgroup limit (a laptop, `restore
 // --verify`) nothing changes.
-func LimitMemory(logger *slog.Logger) {
+func limitMemory(logger *slog.Logger) {
 	limit, err := memlimit.Set(memlimit.WithRatio(memoryRatio), memlimit.WithProvider(memlimit.FromCgroup))
 	if err != nil {
 		logger.Debug("Go memory limit left as it was: no container limit read", "error", err.Error())

@@ -37,9 +37,8 @@ func TestRestoreMemoryLimit(t *testing.T) {
 		if tc.env != "" {
 			env = append(env, tc.env)
 		}
-		// The shell moves itself into the cgroup, then becomes restore.
-		sh := fmt.Sprintf("echo $$ > %s && exec %s", filepath.Join(cg.Dir, "cgroup.procs"), bin)
-		r := testenv.Exec(t, time.Minute, "/bin/sh", env, "-c", sh)
+		argv := cg.Command(bin)
+		r := testenv.Exec(t, time.Minute, argv[0], env, argv[1:]...)
 		if r.Code != 0 {
 			t.Fatalf("%q: exit %d: %s", tc.env, r.Code, r.Stderr)
 		}

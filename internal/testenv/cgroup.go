@@ -96,6 +96,13 @@ func (c *MemCgroup) field(name, key string) float64 {
 	return 0
 }
 
+// Command is the argv that runs bin inside the cgroup: a shell moves itself
+// into it, then becomes bin, so that bin starts there (its first
+// allocation counts).
+func (c *MemCgroup) Command(bin string) []string {
+	return []string{"/bin/sh", "-c", fmt.Sprintf("echo $$ > %s && exec %s", filepath.Join(c.Dir, "cgroup.procs"), bin)}
+}
+
 // MaxUsage is the most memory the cgroup held, page cache included.
 func (c *MemCgroup) MaxUsage() float64 {
 	if c.v1 {

@@ -56,7 +56,7 @@ func (s *Store) listLevels(ctx context.Context) (ltxFound bool, levels [][]*ltx.
 // the size and LastModified come from the listing.
 func levelFile(prefix string, obj minio.ObjectInfo) (int, *ltx.FileInfo, bool) {
 	rest, ok := strings.CutPrefix(obj.Key, prefix+"/")
-	if !ok || len(rest) < 5 || rest[4] != '/' {
+	if !ok || !ltxstate.LevelKey.MatchString(rest) {
 		return 0, nil, false
 	}
 	level, err := strconv.ParseUint(rest[:4], 16, 8)

@@ -8,12 +8,15 @@
 package ltxstate
 
 import (
+	"fmt"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"time"
 
 	"github.com/benbjohnson/litestream"
+	"github.com/superfly/ltx"
 )
 
 // Litestream's layouts under a replica prefix. v0.5's S3 client writes
@@ -50,6 +53,11 @@ var (
 	// V3Key matches an S3 key inside a v0.3 generation; group 1 is the prefix.
 	V3Key = regexp.MustCompile(`^(.*)/generations/[0-9a-f]{16}/`)
 )
+
+// LTXObjectKey is the S3 key of an LTX file, as v0.5's S3 client names it.
+func LTXObjectKey(prefix string, level int, minTXID, maxTXID ltx.TXID) string {
+	return path.Join(prefix, fmt.Sprintf("%04x", level), ltx.FormatFilename(minTXID, maxTXID))
+}
 
 // MetaDir is Litestream's local state directory beside dbPath
 // (.<name>-litestream), which holds its local LTX files.

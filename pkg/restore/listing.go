@@ -3,23 +3,23 @@ package restore
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
-	"path"
 	"sync"
 
 	"github.com/benbjohnson/litestream"
 	"github.com/superfly/ltx"
 
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/bucket"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxstate"
 )
 
 // listedClient serves litestream.CalcRestorePlan's listings from one
 // listing of every level made at once. Litestream lists level 9, then 8
 // down to 0, one after another: ten round trips to the store, most of a
 // restore's planning and of the start of a pod whose database is already
-// present. Any other call, or a listing asked differently (a seek, other
-// metadata), goes to the store as before.
+// present. Small reads go through store when it is set (below); any other
+// call, or a listing asked differently (a seek, other metadata), goes to
+// the replica client as before.
 type listedClient struct {
 	litestream.ReplicaClient
 	metadata bool
@@ -86,8 +86,7 @@ func (c *listedClient) OpenLTXFile(ctx context.Context, level int, minTXID, maxT
 	if c.store == nil || size <= 0 || size > smallRead {
 		return c.ReplicaClient.OpenLTXFile(ctx, level, minTXID, maxTXID, offset, size)
 	}
-	key := path.Join(c.store.Prefix, fmt.Sprintf("%04x", level), ltx.FormatFilename(minTXID, maxTXID))
-	b, err := c.store.ReadRange(ctx, key, offset, size)
+	b, err := c.store.ReadRange(ctx, ltxstate.LTXObjectKey(c.store.Prefix, level, minTXID, maxTXID), offset, size)
 	if err != nil {
 		return nil, err
 	}

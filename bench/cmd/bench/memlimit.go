@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log"
 	"os"
 	"path/filepath"
@@ -40,10 +39,9 @@ func (e *env) runLimited(ctx context.Context, name, prefix string) (MemLimitRow,
 		return MemLimitRow{}, err
 	}
 	defer os.RemoveAll(dir)
-	// The shell moves itself into the cgroup, then becomes bin/restore.
-	sh := fmt.Sprintf("echo $$ > %s && exec %s", filepath.Join(cg.Dir, "cgroup.procs"), e.restore)
-	r, rerr := runRestoreBinary(ctx, "/bin/sh", append(e.m.Env(), "DB_PATH="+filepath.Join(dir, "app.db"),
-		"REPLICA_URL=s3://"+e.bucket+"/"+prefix), "-c", sh)
+	argv := cg.Command(e.restore)
+	r, rerr := runRestoreBinary(ctx, argv[0], append(e.m.Env(), "DB_PATH="+filepath.Join(dir, "app.db"),
+		"REPLICA_URL=s3://"+e.bucket+"/"+prefix), argv[1:]...)
 	row := MemLimitRow{Case: name, OK: rerr == nil, ReadySec: r.wall.Seconds(), MaxMB: cg.MaxUsage() / 1e6, OOMKills: cg.OOMKills()}
 	if rerr != nil {
 		row.Error = lastLine(r.output)
