@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/bucket"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/telemetry"
 )
 
@@ -31,6 +33,15 @@ func TestContinuityWALRestartedWhileDown(t *testing.T) {
 	b.WaitReady(t, 60*time.Second)
 	if !strings.Contains(b.Output(), "WAL discontinuity") {
 		t.Errorf("the restart did not report the WAL discontinuity: %s", b.Output())
+	}
+	// The database goes on from the moved history: it was the latest
+	// backup until the first sync (TestMovedHistoryNewCopy), not after.
+	if !strings.Contains(b.Output(), "latest_backup=true") {
+		t.Errorf("the move did not name the moved history the latest backup: %s", b.Output())
+	}
+	loc := strings.TrimPrefix(c.url, "s3://backups/")
+	if prev, err := (&bucket.Store{Client: c.m.Client(), Bucket: "backups", Prefix: loc}).Previous(context.Background()); err != nil || prev != "" {
+		t.Errorf("the note still names %q (%v) once the sidecar is ready", prev, err)
 	}
 	c.stopAndCompare(b)
 }

@@ -231,10 +231,12 @@ func (e *env) mustReady(sc *testenv.Process, addr string) {
 
 // midRestore restores the replica into a fresh path while the scenario
 // runs and checks it with seq. midHistory reports the documented refusal
-// of a prefix caught while a history is moved aside (WAL discontinuity
-// after a kill): part-way through the move, or between the move and the
-// new history's first snapshot. Exit 65 naming the history, never a
-// database that lies.
+// of a prefix caught while a history that is not the latest backup (a
+// replaced database's, a lost replica's leftovers) is moved aside:
+// part-way through the move, or between the move and the new history's
+// first snapshot. Exit 65 naming the history, never a database that lies.
+// A WAL discontinuity's move is not refused: restore reads the moved
+// history, the latest backup until that snapshot.
 func (e *env) midRestore() (rows int64, midHistory bool, r testenv.Result, err error) {
 	e.t.Helper()
 	out := filepath.Join(e.t.TempDir(), "mid.db")

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"github.com/minio/minio-go/v7"
@@ -27,6 +29,12 @@ type move struct {
 // dest (a key prefix), then deletes the originals, so that a crash leaves
 // duplicates, never a gap. It returns how many objects moved.
 //
+// latest says that the database goes on from this history (a WAL
+// discontinuity, not a replaced file or a lost replica): once the copies
+// are whole, the previous object (ltxstate.HistoryPrevious) names dest, so
+// that until the new history's first snapshot a restore reads dest as the
+// latest backup instead of refusing an empty prefix.
+//
 // S3 has no rename, and the deletes run one by one in listing order, level
 // 0 first. A crash between two of them would leave the higher levels alone
 // (a compacted file, a snapshot), which read as a complete but shorter
@@ -36,7 +44,7 @@ type move struct {
 // holds every object by then. Readers that find it take the prefix as
 // being moved: restore refuses and names dest; the sidecar, under the
 // lease, finishes the move (FinishMove).
-func (s *Store) MoveLevels(ctx context.Context, dest string) (int, error) {
+func (s *Store) MoveLevels(ctx context.Context, dest string, latest bool) (int, error) {
 	var keys []string
 	for obj := range s.Client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Prefix: s.Prefix + "/", Recursive: true}) {
 		if obj.Err != nil {
@@ -55,12 +63,13 @@ func (s *Store) MoveLevels(ctx context.Context, dest string) (int, error) {
 	if len(keys) == 0 {
 		return 0, s.removeMove(ctx)
 	}
-	b, err := json.Marshal(move{To: dest})
-	if err != nil {
-		return 0, err
+	if latest {
+		if err := s.putMove(ctx, s.previousKey(), dest); err != nil {
+			return 0, err
+		}
 	}
-	if _, err := s.Client.PutObject(ctx, s.Bucket, s.moveKey(), bytes.NewReader(b), int64(len(b)), minio.PutObjectOptions{ContentType: "application/json"}); err != nil {
-		return 0, fmt.Errorf("write %s: %w", s.moveKey(), err)
+	if err := s.putMove(ctx, s.moveKey(), dest); err != nil {
+		return 0, err
 	}
 	for _, k := range keys {
 		if err := s.Client.RemoveObject(ctx, s.Bucket, k, minio.RemoveObjectOptions{}); err != nil {
@@ -73,15 +82,46 @@ func (s *Store) MoveLevels(ctx context.Context, dest string) (int, error) {
 // PendingMove returns the destination of a move of the history that
 // began and did not finish (the move object present), "" when there is none.
 func (s *Store) PendingMove(ctx context.Context) (string, error) {
-	b, _, ok, err := s.ReadSmall(ctx, s.moveKey(), 64<<10)
+	return s.readMove(ctx, s.moveKey())
+}
+
+// Previous returns, as s3://bucket/key, the history the previous object
+// names (MoveLevels, latest), "" when there is none.
+func (s *Store) Previous(ctx context.Context) (string, error) {
+	to, err := s.readMove(ctx, s.previousKey())
+	if err != nil || to == "" {
+		return "", err
+	}
+	return "s3://" + s.Bucket + "/" + to, nil
+}
+
+// ClearPrevious removes the previous object: the new history has its
+// snapshot in the levels, and that is the latest backup now.
+func (s *Store) ClearPrevious(ctx context.Context) error {
+	return s.remove(ctx, s.previousKey())
+}
+
+func (s *Store) readMove(ctx context.Context, key string) (string, error) {
+	b, _, ok, err := s.ReadSmall(ctx, key, 64<<10)
 	if err != nil || !ok {
 		return "", err
 	}
 	var m move
 	if err := json.Unmarshal(b, &m); err != nil || m.To == "" {
-		return "", fmt.Errorf("%w: %s holds %q: remove it by hand once the prefix is as it should be", ErrBadMove, s.moveKey(), b)
+		return "", fmt.Errorf("%w: %s holds %q: remove it by hand once the prefix is as it should be", ErrBadMove, key, b)
 	}
 	return m.To, nil
+}
+
+func (s *Store) putMove(ctx context.Context, key, dest string) error {
+	b, err := json.Marshal(move{To: dest})
+	if err != nil {
+		return err
+	}
+	if _, err := s.Client.PutObject(ctx, s.Bucket, key, bytes.NewReader(b), int64(len(b)), minio.PutObjectOptions{ContentType: "application/json"}); err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	return nil
 }
 
 // FinishMove completes a move of the history that a sidecar began and did
@@ -94,18 +134,62 @@ func (s *Store) FinishMove(ctx context.Context) (string, error) {
 	if err != nil || dest == "" {
 		return "", err
 	}
-	if _, err := s.MoveLevels(ctx, dest); err != nil {
+	// The previous object, if the move wrote one, is there already: it
+	// goes only with the new history's first snapshot.
+	if _, err := s.MoveLevels(ctx, dest, false); err != nil {
 		return "", err
 	}
 	return dest, nil
 }
 
-func (s *Store) moveKey() string { return path.Join(s.Prefix, ltxstate.HistoryMove) }
+func (s *Store) moveKey() string     { return path.Join(s.Prefix, ltxstate.HistoryMove) }
+func (s *Store) previousKey() string { return path.Join(s.Prefix, ltxstate.HistoryPrevious) }
 
-func (s *Store) removeMove(ctx context.Context) error {
-	err := s.Client.RemoveObject(ctx, s.Bucket, s.moveKey(), minio.RemoveObjectOptions{})
+func (s *Store) removeMove(ctx context.Context) error { return s.remove(ctx, s.moveKey()) }
+
+func (s *Store) remove(ctx context.Context, key string) error {
+	err := s.Client.RemoveObject(ctx, s.Bucket, key, minio.RemoveObjectOptions{})
 	if err != nil && minio.ToErrorResponse(err).Code != "NoSuchKey" {
-		return fmt.Errorf("remove %s: %w", s.moveKey(), err)
+		return fmt.Errorf("remove %s: %w", key, err)
 	}
 	return nil
+}
+
+// MarkLocalPrevious is MoveLevels' previous object for a file:// replica
+// directory, whose history moves by one rename: written before it, it
+// names dest (an absolute directory).
+func MarkLocalPrevious(dir, dest string) error {
+	b, err := json.Marshal(move{To: dest})
+	if err != nil {
+		return err
+	}
+	p := filepath.Join(dir, ltxstate.HistoryPrevious)
+	if err := os.WriteFile(p+".tmp", b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(p+".tmp", p)
+}
+
+// ClearLocalPrevious is ClearPrevious for a file:// replica directory.
+func ClearLocalPrevious(dir string) error {
+	if err := os.Remove(filepath.Join(dir, ltxstate.HistoryPrevious)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// LocalPrevious is Previous for a file:// replica directory.
+func LocalPrevious(dir string) (string, error) {
+	p := filepath.Join(dir, ltxstate.HistoryPrevious)
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	} else if err != nil {
+		return "", err
+	}
+	var m move
+	if err := json.Unmarshal(b, &m); err != nil || m.To == "" {
+		return "", fmt.Errorf("%w: %s holds %q: remove it by hand once the directory is as it should be", ErrBadMove, p, b)
+	}
+	return m.To, nil
 }

@@ -44,7 +44,7 @@ func TestMoveLevelsInterrupted(t *testing.T) {
 		}
 		cut := &bucket.Store{Client: m.ClientCutAfterDeletes(allow), Bucket: "move", Prefix: prefix}
 		to := prefix + "/history/20260101T000000Z"
-		_, merr := cut.MoveLevels(ctx, to)
+		_, merr := cut.MoveLevels(ctx, to, false)
 		if merr == nil {
 			t.Fatalf("cut after %d deletes: the move did not stop", allow)
 		}
@@ -52,8 +52,8 @@ func TestMoveLevelsInterrupted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Moving != to {
-			t.Errorf("cut after %d deletes: Preflight reports Moving %q, want %q (left: %v)", allow, c.Moving, to, keys(t, whole, prefix+"/"))
+		if c.Moving != "s3://move/"+to || c.Handover() != "" {
+			t.Errorf("cut after %d deletes: Preflight reports Moving %q, handover %q; want %q and none (left: %v)", allow, c.Moving, c.Handover(), to, keys(t, whole, prefix+"/"))
 		}
 		got, err := whole.FinishMove(ctx)
 		if err != nil || got != to {
@@ -88,7 +88,7 @@ func TestMoveLevelsWhole(t *testing.T) {
 	for _, k := range history {
 		put(t, s, "p/"+k, k)
 	}
-	n, err := s.MoveLevels(ctx, "p/history/x")
+	n, err := s.MoveLevels(ctx, "p/history/x", false)
 	if err != nil || n != len(history) {
 		t.Fatalf("MoveLevels = %d, %v", n, err)
 	}
@@ -97,6 +97,63 @@ func TestMoveLevelsWhole(t *testing.T) {
 	}
 	if dest, err := s.PendingMove(ctx); err != nil || dest != "" {
 		t.Errorf("PendingMove after a whole move = %q, %v", dest, err)
+	}
+	c, err := s.Preflight(ctx, slog.New(slog.DiscardHandler))
+	if err != nil || c.Previous != "" || c.Handover() != "" || c.KeptHistory != "s3://move/p/history/x" {
+		t.Errorf("after a move that is not the latest, Preflight = %+v, %v; want the kept history and no handover", c, err)
+	}
+}
+
+// TestMoveLevelsLatest: a move of the history the database goes on from
+// names it the latest backup from the moment its copies are whole, through
+// every cut of the deletes and after the move, until ClearPrevious; beside
+// live levels (the new history's snapshot) the note is stale and ignored.
+func TestMoveLevelsLatest(t *testing.T) {
+	m := minioWith(t, "move")
+	ctx := context.Background()
+	preflight := func(s *bucket.Store) bucket.Contents {
+		t.Helper()
+		c, err := s.Preflight(ctx, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	for allow := 0; allow <= len(history)+1; allow++ {
+		prefix := "p" + string(rune('a'+allow))
+		to := prefix + "/history/20260101T000000Z"
+		want := "s3://move/" + to
+		whole := &bucket.Store{Client: m.Client(), Bucket: "move", Prefix: prefix}
+		for _, k := range history {
+			put(t, whole, prefix+"/"+k, k)
+		}
+		cut := &bucket.Store{Client: m.ClientCutAfterDeletes(allow), Bucket: "move", Prefix: prefix}
+		_, merr := cut.MoveLevels(ctx, to, true)
+		if (merr == nil) != (allow > len(history)) {
+			t.Fatalf("cut after %d deletes: MoveLevels = %v", allow, merr)
+		}
+		if c := preflight(whole); c.Handover() != want || c.Previous != want {
+			t.Errorf("cut after %d deletes: handover %q, previous %q; want %q (contents %+v)", allow, c.Handover(), c.Previous, want, c)
+		}
+		if _, err := whole.FinishMove(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if c := preflight(whole); c.Handover() != want || !c.Empty() || c.Moving != "" {
+			t.Errorf("cut after %d deletes, then finished: handover %q (contents %+v); want %q", allow, c.Handover(), c, want)
+		}
+		put(t, whole, prefix+"/0000/0000000000000001-0000000000000001.ltx", "new snapshot")
+		if c := preflight(whole); c.Handover() != "" {
+			t.Errorf("cut after %d deletes: with the new history's snapshot in the levels, handover %q", allow, c.Handover())
+		}
+		if err := whole.ClearPrevious(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if c := preflight(whole); c.Previous != "" {
+			t.Errorf("cut after %d deletes: previous %q after ClearPrevious", allow, c.Previous)
+		}
+	}
+	if err := (&bucket.Store{Client: m.Client(), Bucket: "move", Prefix: "none"}).ClearPrevious(ctx); err != nil {
+		t.Errorf("ClearPrevious with nothing to clear: %v", err)
 	}
 }
 

@@ -31,9 +31,12 @@ type Contents struct {
 	// between moving the history and uploading the new snapshot.
 	KeptHistory string
 	// Moving is where a move of the history that began and did not finish
-	// was taking it (Store.MoveLevels), "" when none: the level
-	// directories then hold a remnant, not a backup.
+	// was taking it (Store.MoveLevels), as s3://bucket/key, "" when none:
+	// the level directories then hold a remnant, not a backup.
 	Moving string
+	// Previous is the history the previous object names
+	// (ltxstate.HistoryPrevious), in KeptHistory's form, "" when none.
+	Previous string
 	// Levels are the LTX files of levels 0 to 9 (index: level), as
 	// Litestream's listing of each level reads them, from the preflight's
 	// own listing; nil when that listing did not reach them all in one
@@ -43,6 +46,18 @@ type Contents struct {
 
 // Empty reports whether the prefix holds no backup in any format.
 func (c Contents) Empty() bool { return !c.LTX && !c.V3 }
+
+// Handover returns where the replica's latest backup is when a sidecar
+// moved the history its database goes on from aside and stopped before
+// the new history's first snapshot (the previous object names it, and the
+// levels hold nothing, or a remnant of that very move); "" otherwise.
+// A previous object beside live levels is stale: the levels win.
+func (c Contents) Handover() string {
+	if c.Previous == "" || (c.Moving != c.Previous && (!c.Empty() || c.KeptHistory != c.Previous)) {
+		return ""
+	}
+	return c.Previous
+}
 
 // Backoff bounds for Preflight's retries.
 const (
@@ -77,15 +92,15 @@ func (s *Store) Preflight(ctx context.Context, logger *slog.Logger) (Contents, e
 }
 
 func (s *Store) probe(ctx context.Context) (Contents, error) {
-	// The five requests are independent: at once, they cost one round
-	// trip to the store instead of five (20-50 ms each to a remote S3),
+	// The six requests are independent: at once, they cost one round
+	// trip to the store instead of six (20-50 ms each to a remote S3),
 	// on every pod start. The bucket's answer is read first, so that a
 	// missing or forbidden bucket is reported as such whatever the
 	// listings in it said.
 	var (
 		c       Contents
 		exists  bool
-		errs    [5]error
+		errs    [6]error
 		wg      sync.WaitGroup
 		request = []func() error{
 			func() (err error) { exists, err = s.Client.BucketExists(ctx, s.Bucket); return err },
@@ -95,7 +110,13 @@ func (s *Store) probe(ctx context.Context) (Contents, error) {
 				return err
 			},
 			func() (err error) { c.KeptHistory, err = s.newestHistory(ctx); return err },
-			func() (err error) { c.Moving, err = s.PendingMove(ctx); return err },
+			func() (err error) {
+				if c.Moving, err = s.PendingMove(ctx); c.Moving != "" {
+					c.Moving = "s3://" + s.Bucket + "/" + c.Moving
+				}
+				return err
+			},
+			func() (err error) { c.Previous, err = s.Previous(ctx); return err },
 		}
 	)
 	for i, do := range request {
@@ -224,6 +245,10 @@ func LocalContents(dir string) (Contents, error) {
 	}
 	if entries, err := os.ReadDir(filepath.Join(dir, ltxstate.HistoryDir)); err == nil && len(entries) > 0 {
 		c.KeptHistory = filepath.Join(dir, ltxstate.HistoryDir, entries[len(entries)-1].Name())
+	}
+	var err error
+	if c.Previous, err = LocalPrevious(dir); err != nil {
+		return Contents{}, sysexit.New(sysexit.DataErr, err)
 	}
 	return c, nil
 }

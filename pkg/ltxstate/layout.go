@@ -37,6 +37,14 @@ const HistoryDir = "history"
 // while it exists, what the levels hold is a remnant, not a history.
 const HistoryMove = "history-move.json"
 
+// HistoryPrevious is the object (a file, for file://), under the prefix,
+// that names where a sidecar moved the history it went on from, while the
+// new history it starts has no snapshot in the levels yet. Until then that
+// history is the replica's latest backup: restore reads it from there.
+// The sidecar writes it only when its database continues that history (a
+// WAL discontinuity), and removes it after its first sync.
+const HistoryPrevious = "history-previous.json"
+
 // HistoryStamp names a kept history or a database moved aside: a UTC time
 // that sorts as a string.
 func HistoryStamp(t time.Time) string { return t.UTC().Format("20060102T150405Z") }

@@ -77,7 +77,9 @@ func (r *runner) ensureContinuity(ctx context.Context) (dbfile.Continuity, error
 		return c, nil
 	}
 	r.logger.Warn("WAL discontinuity: starting a new replica history with a full snapshot", "reason", c.Reason, "local_txid", c.TXID.String())
-	dest, err := keepHistoryAside(ctx, r.cfg, r.logger)
+	// The database goes on from the history: it stays the latest backup
+	// until the new one's first snapshot.
+	dest, err := keepHistoryAside(ctx, r.cfg, r.logger, true)
 	if err != nil {
 		return c, fmt.Errorf("start a new history of %s: %w", r.st.url, err)
 	}
@@ -127,7 +129,7 @@ func (r *runner) ensureBase(ctx context.Context, client litestream.ReplicaClient
 	}
 	r.st.metrics.ReplicaLost.Inc()
 	r.logger.Error("the replica holds increments but no snapshot to restore them from (it was wiped while a sidecar ran, or altered): starting a new history with a full snapshot")
-	dest, err := keepHistoryAside(ctx, r.cfg, r.logger)
+	dest, err := keepHistoryAside(ctx, r.cfg, r.logger, false) // nothing to restore from
 	if err != nil {
 		return fmt.Errorf("start a new history of %s: %w", r.st.url, err)
 	}
@@ -159,7 +161,9 @@ func (r *runner) newHistory(ctx context.Context, lost error) error {
 	st.mu.Lock()
 	st.initialised, st.lastSync, st.lastSyncErr = false, time.Time{}, nil
 	st.mu.Unlock()
-	dest, err := keepHistoryAside(ctx, r.cfg, logger)
+	// Increments after a loss, or a replaced file's old history: neither
+	// is what the database goes on from.
+	dest, err := keepHistoryAside(ctx, r.cfg, logger, false)
 	if err != nil {
 		return sysexit.New(sysexit.Unavailable, fmt.Errorf("%w; moving what is left aside failed: %w", lost, err))
 	}

@@ -20,8 +20,10 @@ import (
 // first, then deletes, so a crash leaves duplicates, never a gap) and
 // removes Litestream's local state beside DB_PATH. The next sync then
 // writes a full snapshot of the database as it is. It returns where the
-// old history went.
-func keepHistoryAside(ctx context.Context, cfg *config.Config, logger *slog.Logger) (string, error) {
+// old history went. latest says that the database goes on from that
+// history: until the first snapshot, restore reads it there
+// (ltxstate.HistoryPrevious; clearPrevious removes the note).
+func keepHistoryAside(ctx context.Context, cfg *config.Config, logger *slog.Logger, latest bool) (string, error) {
 	stamp := ltxstate.HistoryStamp(time.Now())
 	loc := cfg.Location()
 	var dest string
@@ -30,6 +32,11 @@ func keepHistoryAside(ctx context.Context, cfg *config.Config, logger *slog.Logg
 		dest = filepath.Join(loc.Dir, ltxstate.HistoryDir, stamp)
 		if err := os.MkdirAll(dest, 0o755); err != nil {
 			return "", err
+		}
+		if latest {
+			if err := bucket.MarkLocalPrevious(loc.Dir, dest); err != nil {
+				return "", fmt.Errorf("move replica history aside: %w", err)
+			}
 		}
 		if err := os.Rename(filepath.Join(loc.Dir, ltxstate.FileLTXDir), filepath.Join(dest, ltxstate.FileLTXDir)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return "", fmt.Errorf("move replica history aside: %w", err)
@@ -40,12 +47,12 @@ func keepHistoryAside(ctx context.Context, cfg *config.Config, logger *slog.Logg
 		if err != nil {
 			return "", err
 		}
-		moved, err := store.MoveLevels(ctx, path.Join(loc.Prefix, ltxstate.HistoryDir, stamp))
+		moved, err := store.MoveLevels(ctx, path.Join(loc.Prefix, ltxstate.HistoryDir, stamp), latest)
 		if err != nil {
 			return "", fmt.Errorf("move replica history aside: %w", bucket.Classify(err))
 		}
 		dest = fmt.Sprintf("s3://%s/%s/%s/%s", loc.Bucket, loc.Prefix, ltxstate.HistoryDir, stamp)
-		logger.Info("replica history moved aside", "objects", moved, "to", dest)
+		logger.Info("replica history moved aside", "objects", moved, "to", dest, "latest_backup", latest && moved > 0)
 	}
 	return dest, ltxstate.RemoveLocal(cfg.DBPath)
 }
@@ -75,4 +82,33 @@ func (r *runner) finishMove(ctx context.Context) error {
 	r.logger.Warn("a previous sidecar stopped part-way through moving the replica history aside: finished the move, the first sync is a full snapshot",
 		"to", fmt.Sprintf("s3://%s/%s", store.Bucket, dest))
 	return ltxstate.RemoveLocal(r.cfg.DBPath)
+}
+
+// clearPrevious removes the note that names a moved history as the latest
+// backup (ltxstate.HistoryPrevious), once this sidecar's first sync has put
+// its history in the levels: from then on they are the latest backup,
+// whoever moved what aside before. Most starts find no note: one DELETE.
+func clearPrevious(ctx context.Context, cfg *config.Config) error {
+	loc := cfg.Location()
+	if loc.Scheme == "file" {
+		return bucket.ClearLocalPrevious(loc.Dir)
+	}
+	store, err := bucket.New(cfg)
+	if err != nil {
+		return err
+	}
+	return store.ClearPrevious(ctx)
+}
+
+// previousHistory is the history the note names, "" when there is none.
+func previousHistory(ctx context.Context, cfg *config.Config) (string, error) {
+	loc := cfg.Location()
+	if loc.Scheme == "file" {
+		return bucket.LocalPrevious(loc.Dir)
+	}
+	store, err := bucket.New(cfg)
+	if err != nil {
+		return "", err
+	}
+	return store.Previous(ctx)
 }

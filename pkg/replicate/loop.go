@@ -18,7 +18,7 @@ func (r *runner) loop(ctx context.Context, serveErr <-chan error) error {
 	st, logger, db := r.st, r.logger, r.db
 	cu := &catchUp{db: db, timeout: 10 * time.Second}
 	lag := newLagClock(db.WALPath(), db.LTXLevelDir(0))
-	initialised := false
+	initialised, cleared := false, false
 	t := time.NewTicker(pollInterval)
 	defer t.Stop()
 	checks := time.NewTicker(replicaCheckInterval)
@@ -31,6 +31,9 @@ func (r *runner) loop(ctx context.Context, serveErr <-chan error) error {
 		case <-space.C:
 			r.checkSpace()
 		case <-checks.C:
+			if initialised && !cleared {
+				cleared = r.dropPrevious(ctx)
+			}
 			if initialised && !checking {
 				checking = true
 				go func() { checked <- r.watch.check(ctx) }()
@@ -70,7 +73,14 @@ func (r *runner) loop(ctx context.Context, serveErr <-chan error) error {
 				// is not ready (and pushes no sync) before that. Local LTX
 				// files left by an earlier run do not count: they describe
 				// the past, not an initialised DB.
-				initialised = initialSync(ctx, db, logger, st)
+				if initialised = initialSync(ctx, db, logger, st); initialised {
+					// Before ready: whoever reads /readyz then finds the
+					// levels the only latest backup.
+					cleared = r.dropPrevious(ctx)
+					st.mu.Lock()
+					st.initialised = true
+					st.mu.Unlock()
+				}
 				continue
 			}
 			problem, err := r.replaced()
@@ -100,7 +110,8 @@ func (r *runner) loop(ctx context.Context, serveErr <-chan error) error {
 }
 
 // initialSync initialises the DB and uploads what it holds, bounded so the
-// loop stays responsive to signals. It reports success.
+// loop stays responsive to signals. It reports success; the caller then
+// marks the state initialised (ready once the rest holds).
 func initialSync(ctx context.Context, db *litestream.DB, logger *slog.Logger, st *state) bool {
 	ctx, cancel := context.WithTimeout(ctx, max(st.cfgSync, 5*time.Second))
 	defer cancel()
@@ -111,8 +122,20 @@ func initialSync(ctx context.Context, db *litestream.DB, logger *slog.Logger, st
 		return false
 	}
 	st.set(StateReplicating, "")
-	st.mu.Lock()
-	st.initialised = true
-	st.mu.Unlock()
+	return true
+}
+
+// dropPrevious removes the note naming a moved history as the latest
+// backup (clearPrevious), now that the first sync put this history in the
+// levels. It reports success; a failure is retried with the next replica
+// check, and until then a restore would read that older history only if
+// the levels were emptied again.
+func (r *runner) dropPrevious(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := clearPrevious(ctx, r.cfg); err != nil {
+		r.logger.Warn("cannot remove the note naming the previous history as the latest backup, retrying", "error", err.Error())
+		return false
+	}
 	return true
 }

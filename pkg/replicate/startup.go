@@ -236,6 +236,10 @@ func (r *runner) proveEmpty(ctx context.Context, client litestream.ReplicaClient
 	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	tip, err := ltxstate.Tip(lctx, client)
+	previous := ""
+	if err == nil && tip == nil {
+		previous, err = previousHistory(lctx, r.cfg)
+	}
 	switch {
 	case err != nil:
 		if st.is(StateBehind) {
@@ -250,6 +254,13 @@ func (r *runner) proveEmpty(ctx context.Context, client litestream.ReplicaClient
 	case tip != nil:
 		why := fmt.Sprintf("the replica %s holds a backup (position %s) but %s does not exist: restore did not run or did not finish for this copy; "+
 			"the app must not create a new database here (delete the pod / restart the allocation so that restore runs)", st.url, tip.MaxTXID, r.cfg.DBPath)
+		if st.set(StateBehind, why) {
+			logger.Error("database missing while the replica holds a backup: not letting the app start", "reason", why)
+		}
+		return false
+	case previous != "":
+		why := fmt.Sprintf("the replica %s's latest backup is the history a sidecar moved to %s as it started a new one, but %s does not exist: restore did not run or did not finish for this copy; "+
+			"the app must not create a new database here (delete the pod / restart the allocation so that restore runs)", st.url, previous, r.cfg.DBPath)
 		if st.set(StateBehind, why) {
 			logger.Error("database missing while the replica holds a backup: not letting the app start", "reason", why)
 		}

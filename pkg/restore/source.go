@@ -63,7 +63,10 @@ type source struct {
 
 // openSource runs preflight (reachable, authorised, bucket, contents) and,
 // when the prefix holds LTX files, computes the restore plan for target.
-func openSource(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target) (*source, error) {
+// present says that a database is at DB_PATH: it may be the one that went
+// on from a history moved aside (followHandover), so that history is not
+// restored over it.
+func openSource(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target, present bool) (*source, error) {
 	src := &source{url: cfg.Location().String()}
 	loc := cfg.Location()
 	// The replica client's set-up (the AWS SDK's configuration: CPU, no
@@ -83,11 +86,14 @@ func openSource(ctx context.Context, cfg *config.Config, logger *slog.Logger, ta
 	if err != nil {
 		return nil, err
 	}
+	if h := src.contents.Handover(); h != "" && !present {
+		return followHandover(ctx, cfg, logger, target, h)
+	}
 	if to := src.contents.Moving; to != "" {
 		// What the levels hold is a remnant of a history half-deleted after
 		// its copy: restoring it would return an older position as the
 		// latest (bucket.MoveLevels).
-		return nil, sysexit.Errorf(sysexit.DataErr, "replica %s is part-way through a move of its history to s3://%s/%s (the sidecar stopped while starting a new history): what is left in the prefix is not the latest backup; start the sidecar on the existing database (it finishes the move), or restore the moved history with `restore --verify --output FILE --replica-url` pointed there", src.url, src.store.Bucket, to)
+		return nil, sysexit.Errorf(sysexit.DataErr, "replica %s is part-way through a move of its history to %s (the sidecar stopped while starting a new history): what is left in the prefix is not the latest backup; start the sidecar on the existing database (it finishes the move), or restore the moved history with `restore --verify --output FILE --replica-url` pointed there", src.url, to)
 	}
 	if src.contents.Empty() && src.contents.KeptHistory != "" {
 		// Not proven empty: the sidecar moved the old history aside to start
@@ -187,4 +193,22 @@ func (s *source) hint(ctx context.Context, logger *slog.Logger) string {
 		return ""
 	}
 	return "did you mean " + strings.Join(sib, " or ") + "?"
+}
+
+// followHandover opens the history a sidecar moved aside as it started a
+// new one, after a WAL discontinuity, and stopped before the new history's
+// first snapshot (bucket.Contents.Handover). Its database went on from that
+// history, so that history is the replica's latest backup: exactly what a
+// restore would have returned had the sidecar stopped before the move.
+// Refusing instead would hold every new copy of the app until an operator
+// restored it by hand. The marker still names REPLICA_URL, where the
+// sidecar on the restored copy starts the new history itself.
+func followHandover(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target, history string) (*source, error) {
+	logger.Warn("the replica's latest backup is the history a sidecar moved aside as it started a new one (it stopped before the new history's first snapshot): restoring from there", "from", history)
+	hc := *cfg
+	hc.ReplicaURL = history
+	if cfg.Location().Scheme == "file" {
+		hc.ReplicaURL = "file://" + history
+	}
+	return openSource(ctx, &hc, logger, target, true)
 }
