@@ -3,8 +3,12 @@ package e2e_test
 import (
 	"bytes"
 	"context"
+	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -188,16 +192,65 @@ func TestMovedHistoryNewCopy(t *testing.T) {
 	}
 }
 
-// TestMovedHistoryCopyWentOn: the copy whose sidecar made the move keeps
-// its volume: restarted, its sidecar uploads the new history from the
-// database that went on (every row, also those the moved history lacks)
-// and removes the note.
+// TestMovedHistoryCopyWentOn: the real sidecar meets a WAL discontinuity,
+// moves the history aside and cannot upload the new one (a proxy fails
+// its LTX uploads), and is killed. The copy keeps its volume: its init
+// step, run again, keeps the database (the sidecar recorded the position
+// it proved before the move), where it used to exit 65 for good; a new
+// copy's restore reads the moved history; and the restarted sidecar
+// uploads the new history from the database that went on (every row,
+// also those the moved history lacks) and removes the note.
 func TestMovedHistoryCopyWentOn(t *testing.T) {
 	c := newContinuity(t)
 	c.killedAfterSync()
+	// This copy was restored once, at a position below the replica's:
+	// the marker alone proves nothing about where it is now.
+	if err := ltxstate.WriteMarker(c.db, ltxstate.Marker{ReplicaURL: c.url, TXID: 5, Outcome: ltxstate.OutcomeRestored}); err != nil {
+		t.Fatal(err)
+	}
 	insertBatch(t, c.app, 31, 230) // unshipped
 	c.checkpointAndRestart(231)
-	_, store := movedLatest(t, c, true)
+	want := len(rows(t, c.db))
+
+	loc := strings.TrimPrefix(c.url, "s3://backups/")
+	levels := regexp.MustCompile(`^/backups/` + regexp.QuoteMeta(loc) + `/[0-9a-f]{4}/`)
+	px := storeProxy(t, c.m, func(w http.ResponseWriter, r *http.Request, pass http.Handler) {
+		if r.Method == http.MethodPut && r.Header.Get("X-Amz-Copy-Source") == "" && levels.MatchString(r.URL.Path) {
+			http.Error(w, "the uploads of the new history are cut here", http.StatusServiceUnavailable)
+			return
+		}
+		pass.ServeHTTP(w, r)
+	})
+	a := startSidecar(t, append(c.env, "S3_ENDPOINT="+px.URL))
+	store := &bucket.Store{Client: c.m.Client(), Bucket: "backups", Prefix: loc}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ct, err := store.Preflight(context.Background(), slog.New(slog.DiscardHandler))
+		if err == nil && ct.Handover() != "" && ct.Moving == "" {
+			break
+		}
+		if ok, code := a.Exited(); ok || time.Now().After(deadline) {
+			t.Fatalf("the history was not moved aside with the note within 60 s (exited %t %d; contents %+v, %v): %s", ok, code, ct, err, a.Output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	a.Kill()
+	dest, _ := store.Previous(context.Background())
+
+	bin := filepath.Join(testenv.Binaries(t), "restore")
+	dropLease(t, store)
+	r := testenv.Exec(t, 2*time.Minute, bin, c.env)
+	if r.Code != 0 || !strings.Contains(r.Stderr, "leaving it untouched") {
+		t.Fatalf("init step on the copy that went on: exit %d, want 0 keeping it: %s", r.Code, r.Stderr)
+	}
+	if got := len(rows(t, c.db)); got != want {
+		t.Fatalf("the init step changed the database: %d rows, had %d", got, want)
+	}
+	out := filepath.Join(t.TempDir(), "new.db")
+	r = testenv.Exec(t, time.Minute, bin, append(c.m.Env(), "DB_PATH="+out, "REPLICA_URL="+c.url), "--verify", "--output", out)
+	if r.Code != 0 || len(rows(t, out)) != 30 || !strings.Contains(r.Stderr, dest) {
+		t.Fatalf("a new copy's restore: exit %d, want 30 rows from %s: %s", r.Code, dest, r.Stderr)
+	}
 
 	b := startSidecar(t, c.env)
 	b.WaitReady(t, 60*time.Second)
@@ -205,4 +258,25 @@ func TestMovedHistoryCopyWentOn(t *testing.T) {
 		t.Errorf("the note still names %q (%v) once the sidecar is ready", prev, err)
 	}
 	c.stopAndCompare(b)
+}
+
+// TestMovedHistoryPresentUnproven: a database present whose position in
+// the moved history nothing proves (a copy restored below it, without its
+// sidecar's record) is neither used nor replaced: exit 65 naming the
+// history, the file as it was.
+func TestMovedHistoryPresentUnproven(t *testing.T) {
+	c := newContinuity(t)
+	c.killedAfterSync()
+	if err := ltxstate.WriteMarker(c.db, ltxstate.Marker{ReplicaURL: c.url, TXID: 5, Outcome: ltxstate.OutcomeRestored}); err != nil {
+		t.Fatal(err)
+	}
+	dest, _ := movedLatest(t, c, true)
+	want := rows(t, c.db)
+	r := testenv.Exec(t, 2*time.Minute, filepath.Join(testenv.Binaries(t), "restore"), c.env)
+	if r.Code != 65 || !strings.Contains(r.Stderr, "s3://backups/"+dest) || !strings.Contains(r.Stderr, "neither used nor replaced") {
+		t.Fatalf("exit %d, want 65 naming %s: %s", r.Code, dest, r.Stderr)
+	}
+	if got := rows(t, c.db); !slices.Equal(got, want) {
+		t.Errorf("the database changed: %d rows, had %d", len(got), len(want))
+	}
 }

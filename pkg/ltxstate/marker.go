@@ -12,7 +12,11 @@ import (
 
 // Marker is what the init container leaves beside the database for the
 // sidecar: which replica it restored from, to which position, and how it
-// went. The sidecar's lineage guard and its restore metrics read it.
+// went. The sidecar's lineage guard and its restore metrics read it. The
+// sidecar writes one itself, with OutcomePresent, before it moves aside a
+// history its database goes on from: the position it proved the database
+// holds, which the move's removal of Litestream's local state would
+// otherwise leave unproven (pkg/replicate, markWentOn).
 type Marker struct {
 	ReplicaURL string    `json:"replica_url"`
 	TXID       uint64    `json:"txid"` // position restored; 0 when the database is new

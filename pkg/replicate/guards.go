@@ -60,6 +60,31 @@ func (r *runner) checkLineage(ctx context.Context, client litestream.ReplicaClie
 		}
 	}
 	r.logger.Info("lineage checked", "replica_txid", e.Remote.String(), "local_txid", e.Local.String(), "checksum", e.RemoteSum.String())
+	r.proven = e
+	return nil
+}
+
+// markWentOn records in the restore marker the replica position the
+// lineage guard proved this database holds (r.proven), before the history
+// it goes on from is moved aside and Litestream's local state, the other
+// proof, is removed. An init step run again on this volume before the new
+// history's first snapshot (a pod sandbox recreated, an allocation
+// restarted on its disk) then keeps the database, which holds commits the
+// moved history lacks, instead of refusing it (restore's handoverKept).
+// The marker then says "at or past this position of that history", which
+// is what the lineage proof reads from it.
+func (r *runner) markWentOn() error {
+	e := r.proven
+	if e.Remote == 0 {
+		return nil // nothing is moved aside
+	}
+	m := ltxstate.Marker{ReplicaURL: e.URL, TXID: uint64(e.Remote), Outcome: ltxstate.OutcomePresent, Time: time.Now().UTC()}
+	if e.RemoteL0 != nil {
+		m.L0Checksum = e.RemoteSum.String()
+	}
+	if err := ltxstate.WriteMarker(r.cfg.DBPath, m); err != nil {
+		return sysexit.New(sysexit.CantCreate, err)
+	}
 	return nil
 }
 
@@ -77,6 +102,9 @@ func (r *runner) ensureContinuity(ctx context.Context) (dbfile.Continuity, error
 		return c, nil
 	}
 	r.logger.Warn("WAL discontinuity: starting a new replica history with a full snapshot", "reason", c.Reason, "local_txid", c.TXID.String())
+	if err := r.markWentOn(); err != nil {
+		return c, err
+	}
 	// The database goes on from the history: it stays the latest backup
 	// until the new one's first snapshot.
 	dest, err := keepHistoryAside(ctx, r.cfg, r.logger, true)
@@ -128,6 +156,7 @@ func (r *runner) ensureBase(ctx context.Context, client litestream.ReplicaClient
 		return nil
 	}
 	r.st.metrics.ReplicaLost.Inc()
+	r.proven = ltxstate.Evidence{} // what it proved is moved aside as unrestorable
 	r.logger.Error("the replica holds increments but no snapshot to restore them from (it was wiped while a sidecar ran, or altered): starting a new history with a full snapshot")
 	dest, err := keepHistoryAside(ctx, r.cfg, r.logger, false) // nothing to restore from
 	if err != nil {

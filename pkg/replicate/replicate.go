@@ -149,6 +149,8 @@ type runner struct {
 	// dbFile is DB_PATH as replication started on it: a different file
 	// there later means the database was replaced (replaced, below).
 	dbFile os.FileInfo
+	// proven is the evidence the lineage guard accepted at this start.
+	proven ltxstate.Evidence
 
 	// With several databases the leases are taken in DB_PATH's order
 	// (several.go): turn is closed once the previous database's lease is

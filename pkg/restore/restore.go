@@ -228,6 +228,17 @@ func existing(ctx context.Context, cfg *config.Config, logger *slog.Logger, targ
 	if err != nil {
 		return nil, true, fmt.Errorf("compare the existing database (txid %s) with the replica: %w", pos, err)
 	}
+	if src.handover {
+		if err := handoverKept(ctx, cfg.DBPath, url, src); err != nil {
+			return nil, true, err
+		}
+		if err := check.wait(); err != nil {
+			return nil, true, err
+		}
+		logger.Info("database already present, leaving it untouched", "local_txid", pos.String(), "replica_txid", src.txid.String(),
+			"reason", "it holds the latest position of the history its sidecar moved aside; that sidecar starts the new history from it")
+		return nil, true, nil
+	}
 	if src.contents.LTX && src.txid <= pos {
 		why, err := diverged(ctx, cfg.DBPath, url, src)
 		if err != nil {

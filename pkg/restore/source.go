@@ -59,15 +59,21 @@ type source struct {
 	size int64     // bytes of all LTX files in the plan
 	// limits, when set, is shared with other databases restoring at once.
 	limits *ltxrestore.Limits
+	// handover: this is the history a sidecar moved aside, the replica's
+	// latest backup until its new history's first snapshot (followHandover).
+	handover bool
 }
 
 // openSource runs preflight (reachable, authorised, bucket, contents) and,
 // when the prefix holds LTX files, computes the restore plan for target.
 // present says that a database is at DB_PATH: it may be the one that went
-// on from a history moved aside (followHandover), so that history is not
-// restored over it.
+// on from a history moved aside (followHandover), so the caller decides
+// about it before that history is restored over it (handoverKept).
 func openSource(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target, present bool) (*source, error) {
-	src := &source{url: cfg.Location().String()}
+	return openSourceAt(ctx, cfg, logger, target, &source{url: cfg.Location().String()}, present)
+}
+
+func openSourceAt(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target, src *source, present bool) (*source, error) {
 	loc := cfg.Location()
 	// The replica client's set-up (the AWS SDK's configuration: CPU, no
 	// request, ~15 ms) runs while the preflight waits for the store.
@@ -86,8 +92,8 @@ func openSource(ctx context.Context, cfg *config.Config, logger *slog.Logger, ta
 	if err != nil {
 		return nil, err
 	}
-	if h := src.contents.Handover(); h != "" && !present {
-		return followHandover(ctx, cfg, logger, target, h)
+	if h := src.contents.Handover(); h != "" && !src.handover {
+		return followHandover(ctx, cfg, logger, target, h, present)
 	}
 	if to := src.contents.Moving; to != "" {
 		// What the levels hold is a remnant of a history half-deleted after
@@ -203,12 +209,14 @@ func (s *source) hint(ctx context.Context, logger *slog.Logger) string {
 // Refusing instead would hold every new copy of the app until an operator
 // restored it by hand. The marker still names REPLICA_URL, where the
 // sidecar on the restored copy starts the new history itself.
-func followHandover(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target, history string) (*source, error) {
-	logger.Warn("the replica's latest backup is the history a sidecar moved aside as it started a new one (it stopped before the new history's first snapshot): restoring from there", "from", history)
+func followHandover(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target, history string, present bool) (*source, error) {
+	if !present {
+		logger.Warn("the replica's latest backup is the history a sidecar moved aside as it started a new one (it stopped before the new history's first snapshot): restoring from there", "from", history)
+	}
 	hc := *cfg
 	hc.ReplicaURL = history
 	if cfg.Location().Scheme == "file" {
 		hc.ReplicaURL = "file://" + history
 	}
-	return openSource(ctx, &hc, logger, target, true)
+	return openSourceAt(ctx, &hc, logger, target, &source{url: history, handover: true}, present)
 }

@@ -33,6 +33,27 @@ func diverged(ctx context.Context, dbPath, url string, src *source) (string, err
 	return fmt.Sprintf("neither Litestream's local state nor the restore marker holds the replica's file at position %s (checksum %s): another copy wrote that history", e.Remote, e.RemoteSum), nil
 }
 
+// handoverKept decides about a database present while the replica's
+// latest backup is a history a sidecar moved aside (src.handover): nil
+// when the database provably holds that history's newest position (its
+// sidecar recorded it in the marker before the move, or Litestream's local
+// state still holds that file), so that it may go on; otherwise exit 65,
+// with the database left as it is. It is never moved aside: it may be the
+// copy that went on, with commits that history lacks, and no proof either
+// way.
+func handoverKept(ctx context.Context, dbPath, url string, src *source) error {
+	e, err := ltxstate.Gather(ctx, src.listings(), dbPath, url, src.txid)
+	if err != nil {
+		return classifyRestore(ctx, fmt.Errorf("compare the existing database with %s: %w", src.url, err), sysexit.Unavailable)
+	}
+	if e.LocalErr == nil && e.RemoteL0 != nil && e.Prove() != ltxstate.Unproven {
+		return nil
+	}
+	return sysexit.Errorf(sysexit.DataErr, "replica %s holds no live backup: its latest is the history at %s, which a sidecar moved aside to start a new one and stopped before that one's first snapshot; "+
+		"the database at %s does not provably hold that history's position %s (it may hold more, or another copy's writes), so it is neither used nor replaced: "+
+		"start the sidecar on it if it is the copy that went on (it uploads the new history), or move it aside and run restore again to restore that history", url, src.url, dbPath, src.txid)
+}
+
 // moveAside renames the stale database, its -wal and -shm, Litestream's
 // meta directory and our marker to <name>.stale-<UTC time><suffix> in the
 // same directory. Nothing is deleted: an operator can still look at it.
