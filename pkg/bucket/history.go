@@ -42,8 +42,9 @@ type move struct {
 // the sidecar's lineage guard would refuse its own copy. So the deletes
 // run only while the move object (ltxstate.HistoryMove) names dest, which
 // holds every object by then. Readers that find it take the prefix as
-// being moved: restore refuses and names dest; the sidecar, under the
-// lease, finishes the move (FinishMove).
+// being moved: restore reads dest when the previous object names it, and
+// otherwise refuses and names dest; the sidecar, under the lease, finishes
+// the move (FinishMove).
 func (s *Store) MoveLevels(ctx context.Context, dest string, latest bool) (int, error) {
 	var keys []string
 	for obj := range s.Client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Prefix: s.Prefix + "/", Recursive: true}) {
@@ -106,9 +107,14 @@ func (s *Store) readMove(ctx context.Context, key string) (string, error) {
 	if err != nil || !ok {
 		return "", err
 	}
+	return parseMove(key, b)
+}
+
+// parseMove reads the body of a move or previous object found at where.
+func parseMove(where string, b []byte) (string, error) {
 	var m move
 	if err := json.Unmarshal(b, &m); err != nil || m.To == "" {
-		return "", fmt.Errorf("%w: %s holds %q: remove it by hand once the prefix is as it should be", ErrBadMove, key, b)
+		return "", fmt.Errorf("%w: %s holds %q: remove it by hand once the replica is as it should be", ErrBadMove, where, b)
 	}
 	return m.To, nil
 }
@@ -187,9 +193,5 @@ func LocalPrevious(dir string) (string, error) {
 	} else if err != nil {
 		return "", err
 	}
-	var m move
-	if err := json.Unmarshal(b, &m); err != nil || m.To == "" {
-		return "", fmt.Errorf("%w: %s holds %q: remove it by hand once the directory is as it should be", ErrBadMove, p, b)
-	}
-	return m.To, nil
+	return parseMove(p, b)
 }

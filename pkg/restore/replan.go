@@ -42,7 +42,7 @@ func fetchPlanned(ctx context.Context, cfg *config.Config, logger *slog.Logger, 
 		}
 		logger.Warn("planning the restore again", "attempt", vanished+1, "reason", err.Error())
 		removeAll(out)
-		next, perr := openSource(ctx, cfg, logger, target, false)
+		next, perr := openSource(ctx, cfg, logger, target)
 		if perr != nil {
 			return f, perr
 		}

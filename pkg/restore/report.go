@@ -67,7 +67,7 @@ func verifyOne(ctx context.Context, cfg *config.Config, logger *slog.Logger, tar
 		rep.Output = out
 	}
 
-	src, err := openSource(ctx, cfg, logger, target, false)
+	src, err := openSource(ctx, cfg, logger, target)
 	if err != nil {
 		return nil, err
 	}

@@ -101,7 +101,7 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Ta
 
 	if src == nil {
 		var err error
-		if src, err = openSource(ctx, cfg, logger, target, false); err != nil {
+		if src, err = openSource(ctx, cfg, logger, target); err != nil {
 			return Result{}, err
 		}
 	}
@@ -224,7 +224,7 @@ func keepAsIs(cfg *config.Config, logger *slog.Logger, target Target, url string
 func existing(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target, url string, pos ltx.TXID, check *localCheck) (*source, bool, error) {
 	// A copy that may be stale must not start the app while the replica
 	// cannot be asked: writes on it would fork the history.
-	src, err := openSource(ctx, cfg, logger, target, true)
+	src, err := openSource(ctx, cfg, logger, target)
 	if err != nil {
 		return nil, true, fmt.Errorf("compare the existing database (txid %s) with the replica: %w", pos, err)
 	}

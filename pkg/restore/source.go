@@ -66,14 +66,14 @@ type source struct {
 
 // openSource runs preflight (reachable, authorised, bucket, contents) and,
 // when the prefix holds LTX files, computes the restore plan for target.
-// present says that a database is at DB_PATH: it may be the one that went
-// on from a history moved aside (followHandover), so the caller decides
-// about it before that history is restored over it (handoverKept).
-func openSource(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target, present bool) (*source, error) {
-	return openSourceAt(ctx, cfg, logger, target, &source{url: cfg.Location().String()}, present)
+// When the latest backup is a history a sidecar moved aside, the source
+// is that history (followHandover), and a caller with a database at
+// DB_PATH decides about it before restoring over it (handoverKept).
+func openSource(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target) (*source, error) {
+	return openSourceAt(ctx, cfg, logger, target, &source{url: cfg.Location().String()})
 }
 
-func openSourceAt(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target, src *source, present bool) (*source, error) {
+func openSourceAt(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target, src *source) (*source, error) {
 	loc := cfg.Location()
 	// The replica client's set-up (the AWS SDK's configuration: CPU, no
 	// request, ~15 ms) runs while the preflight waits for the store.
@@ -93,7 +93,7 @@ func openSourceAt(ctx context.Context, cfg *config.Config, logger *slog.Logger, 
 		return nil, err
 	}
 	if h := src.contents.Handover(); h != "" && !src.handover {
-		return followHandover(ctx, cfg, logger, target, h, present)
+		return followHandover(ctx, cfg, logger, target, h)
 	}
 	if to := src.contents.Moving; to != "" {
 		// What the levels hold is a remnant of a history half-deleted after
@@ -209,14 +209,12 @@ func (s *source) hint(ctx context.Context, logger *slog.Logger) string {
 // Refusing instead would hold every new copy of the app until an operator
 // restored it by hand. The marker still names REPLICA_URL, where the
 // sidecar on the restored copy starts the new history itself.
-func followHandover(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target, history string, present bool) (*source, error) {
-	if !present {
-		logger.Warn("the replica's latest backup is the history a sidecar moved aside as it started a new one (it stopped before the new history's first snapshot): restoring from there", "from", history)
-	}
+func followHandover(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target, history string) (*source, error) {
+	logger.Warn("the replica's latest backup is the history a sidecar moved aside as it started a new one (it stopped before the new history's first snapshot): reading it there", "history", history)
 	hc := *cfg
 	hc.ReplicaURL = history
 	if cfg.Location().Scheme == "file" {
 		hc.ReplicaURL = "file://" + history
 	}
-	return openSourceAt(ctx, &hc, logger, target, &source{url: history, handover: true}, present)
+	return openSourceAt(ctx, &hc, logger, target, &source{url: history, handover: true})
 }
