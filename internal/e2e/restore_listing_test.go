@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
 )
@@ -19,8 +20,10 @@ import (
 // <prefix>/000: the plan reads that listing instead of listing each level
 // again (one round trip less before the download, on every pod start).
 // A no-op start also reads the position's trailer through the
-// preflight's open connections, not the replica client's first one. The
-// requests are read off an HTTP proxy in front of MinIO.
+// preflight's open connections, not the replica client's first one, and
+// asks for it beside the preflight, before the listing that names the file
+// answers (the proxy holds that listing until the trailer is asked for).
+// The requests are read off an HTTP proxy in front of MinIO.
 func TestRestoreListsLevelsOnce(t *testing.T) {
 	m := testenv.NewMinIO(t)
 	mustMakeBucket(t, m, "backups")
@@ -35,17 +38,38 @@ func TestRestoreListsLevelsOnce(t *testing.T) {
 		mu    sync.Mutex
 		lists []string // the prefix of every listing
 		sdk   []string // requests of the AWS SDK (Litestream's replica client)
+		// hold: the levels' listing waits for a trailer request first
+		// (closing trailer), at most 10 s; late says it waited that long.
+		hold    bool
+		trailer chan struct{}
+		asked   bool
+		late    bool
 	)
 	rp := httputil.NewSingleHostReverseProxy(target)
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
+		held, seen := false, trailer
 		if r.URL.Query().Get("list-type") == "2" {
 			lists = append(lists, r.URL.Query().Get("prefix"))
+			held = hold && r.URL.Query().Get("prefix") == "apps/listed/000"
 		}
 		if strings.Contains(r.UserAgent(), "aws-sdk-go") {
 			sdk = append(sdk, r.Method+" "+r.URL.Path)
 		}
+		if r.Method == http.MethodGet && r.Header.Get("Range") == "bytes=-16" && !asked {
+			close(trailer)
+			asked = true
+		}
 		mu.Unlock()
+		if held {
+			select {
+			case <-seen:
+			case <-time.After(10 * time.Second):
+				mu.Lock()
+				late = true
+				mu.Unlock()
+			}
+		}
 		rp.ServeHTTP(w, r) // the Host header stays the proxy's: the signature covers it
 	}))
 	defer proxy.Close()
@@ -57,6 +81,7 @@ func TestRestoreListsLevelsOnce(t *testing.T) {
 	for _, run := range []string{"restore", "no-op start"} {
 		mu.Lock()
 		lists, sdk = nil, nil
+		hold, trailer, asked = run == "no-op start", make(chan struct{}), false
 		mu.Unlock()
 		r := runRestore(t, env)
 		if r.Code != 0 {
@@ -75,8 +100,11 @@ func TestRestoreListsLevelsOnce(t *testing.T) {
 				single++
 			}
 		}
-		got, viaSDK := strings.Join(lists, " "), strings.Join(sdk, ", ")
+		got, viaSDK, waited := strings.Join(lists, " "), strings.Join(sdk, ", "), late
 		mu.Unlock()
+		if waited {
+			t.Errorf("%s asked for the position's trailer only after the listing answered: one more round trip before the app may start", run)
+		}
 		if whole != 1 || single != 0 {
 			t.Errorf("%s listed <prefix>/000 %d times and single levels %d times, want once and never: %s", run, whole, single, got)
 		}

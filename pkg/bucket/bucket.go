@@ -137,6 +137,21 @@ func (s *Store) ReadRange(ctx context.Context, key string, off, n int64) ([]byte
 	return b, nil
 }
 
+// ReadSuffix returns the last n bytes of key (a suffix range: the size
+// need not be known). A missing object is os.ErrNotExist.
+func (s *Store) ReadSuffix(ctx context.Context, key string, n int64) ([]byte, error) {
+	var opts minio.GetObjectOptions
+	if err := opts.SetRange(0, -n); err != nil {
+		return nil, err
+	}
+	b, obj, err := s.read(ctx, key, opts, n)
+	if err != nil {
+		return nil, err
+	}
+	obj.Close()
+	return b, nil
+}
+
 // read GETs key and reads up to limit bytes; the caller closes obj. A
 // missing object is os.ErrNotExist.
 func (s *Store) read(ctx context.Context, key string, opts minio.GetObjectOptions, limit int64) ([]byte, *minio.Object, error) {

@@ -50,6 +50,22 @@ func ReadLocal(dbPath string) (Local, error) {
 	return l, nil
 }
 
+// TipL0 is the name of the level-0 file that would bring the replica to
+// Position(url), when the local state or the marker knows it; "" when
+// neither does.
+func (l Local) TipL0(url string) string {
+	pos := l.Position(url)
+	switch {
+	case pos == 0:
+		return ""
+	case l.TXID == pos && l.Last != "":
+		return filepath.Base(l.Last)
+	case l.Marker != nil && l.Marker.ReplicaURL == url && ltx.TXID(l.Marker.TXID) == pos:
+		return l.Marker.L0File
+	}
+	return ""
+}
+
 // Position is the highest TXID the local copy is known to hold: the larger
 // of Litestream's local position and the marker's, when the marker names
 // url. 0 means nothing is known.

@@ -33,6 +33,9 @@ type Marker struct {
 	// guard compares it with the replica's (remote.go), so that the same
 	// position number in another writer's history is not taken for this one.
 	L0Checksum string `json:"l0_file_checksum,omitempty"`
+	// L0File is that file's name (<min>-<max>.ltx), so that a later
+	// restore can ask for its trailer before the listing names it.
+	L0File string `json:"l0_file,omitempty"`
 }
 
 // MatchesL0 reports whether the marker's L0Checksum is sum. A marker

@@ -79,8 +79,8 @@ func (r *runner) markWentOn() error {
 		return nil // nothing is moved aside
 	}
 	m := ltxstate.Marker{ReplicaURL: e.URL, TXID: uint64(e.Remote), Outcome: ltxstate.OutcomePresent, Time: time.Now().UTC()}
-	if e.RemoteL0 != nil {
-		m.L0Checksum = e.RemoteSum.String()
+	if l0 := e.RemoteL0; l0 != nil {
+		m.L0Checksum, m.L0File = e.RemoteSum.String(), ltx.FormatFilename(l0.MinTXID, l0.MaxTXID)
 	}
 	if err := ltxstate.WriteMarker(r.cfg.DBPath, m); err != nil {
 		return sysexit.New(sysexit.CantCreate, err)

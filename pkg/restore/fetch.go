@@ -43,6 +43,7 @@ const progressEvery = 2 * time.Second
 type fetched struct {
 	TXID       ltx.TXID
 	L0Checksum ltx.Checksum // file checksum of the replica's L0 file ending at TXID; 0 when none
+	L0File     string       // that file's name; "" when none
 	Time       time.Time
 	Downloaded int64 // bytes read from the replica
 	Size       int64 // bytes of the restored database
@@ -119,7 +120,7 @@ func fetch(ctx context.Context, src *source, target Target, out, mode string, du
 	if src.contents.LTX {
 		// For the marker: the sidecar's lineage guard proves with it that
 		// the replica still holds this history, not another writer's.
-		if f.L0Checksum, err = l0Checksum(ctx, src); errors.Is(err, os.ErrNotExist) && ctx.Err() == nil {
+		if f.L0File, f.L0Checksum, err = l0Checksum(ctx, src); errors.Is(err, os.ErrNotExist) && ctx.Err() == nil {
 			return f, sysexit.New(sysexit.Unavailable, fmt.Errorf("read the checksum of the restored position from %s: %w: %w", src.url, errVanished, err))
 		} else if err != nil {
 			return f, classifyRestore(ctx, fmt.Errorf("read the checksum of the restored position from %s: %w", src.url, err), sysexit.Unavailable)
@@ -136,14 +137,21 @@ func fetch(ctx context.Context, src *source, target Target, out, mode string, du
 	return f, nil
 }
 
-// l0Checksum is the file checksum of the replica's L0 file ending at the
-// restored position; 0 when level 0 holds no such file.
-func l0Checksum(ctx context.Context, src *source) (ltx.Checksum, error) {
-	if info := src.plan[len(src.plan)-1]; info.Level == 0 && info.MaxTXID == src.txid {
-		return ltxstate.RemoteFileChecksum(ctx, src.listings(), info) // no listing needed
+// l0Checksum is the name and file checksum of the replica's L0 file
+// ending at the restored position; "" and 0 when level 0 holds no such file.
+func l0Checksum(ctx context.Context, src *source) (string, ltx.Checksum, error) {
+	info := src.plan[len(src.plan)-1]
+	var sum ltx.Checksum
+	var err error
+	if info.Level == 0 && info.MaxTXID == src.txid {
+		sum, err = ltxstate.RemoteFileChecksum(ctx, src.listings(), info) // no listing needed
+	} else {
+		info, sum, err = ltxstate.L0At(ctx, src.listings(), src.txid)
 	}
-	_, sum, err := ltxstate.L0At(ctx, src.listings(), src.txid)
-	return sum, err
+	if err != nil || info == nil {
+		return "", 0, err
+	}
+	return ltx.FormatFilename(info.MinTXID, info.MaxTXID), sum, nil
 }
 
 // reportProgress logs bytes, MB/s and ETA every progressEvery until the

@@ -29,6 +29,49 @@ type listedClient struct {
 	// connections are open already: the replica client's first request
 	// would open its own, one more round trip on a pod's start.
 	store *bucket.Store
+	// trailer, when set, is a read of one level-0 file's trailer that
+	// began before the listing (readTrailer).
+	trailer *trailerRead
+}
+
+// trailerRead is a read of a level-0 file's trailer started beside the
+// preflight, before any listing names the file: a database already
+// present knows which file should bring the replica to its position
+// (ltxstate.Local.TipL0), and the lineage proof reads that file's trailer.
+// Read after the listing, it was one more round trip before the app may
+// start. It serves only a trailer read of that very file, as listed.
+type trailerRead struct {
+	min, max ltx.TXID
+	done     chan struct{}
+	b        []byte
+	err      error
+}
+
+func readTrailer(ctx context.Context, store *bucket.Store, name string) *trailerRead {
+	minTXID, maxTXID, err := ltx.ParseFilename(name)
+	if err != nil {
+		return nil
+	}
+	t := &trailerRead{min: minTXID, max: maxTXID, done: make(chan struct{})}
+	go func() {
+		defer close(t.done)
+		t.b, t.err = store.ReadSuffix(ctx, ltxstate.LTXObjectKey(store.Prefix, 0, minTXID, maxTXID), ltx.TrailerSize)
+	}()
+	return t
+}
+
+// serves reports whether t holds what a read of offset, size of the
+// level-0 file min-max is asking for: its trailer, as the listing sizes it.
+func (c *listedClient) serves(t *trailerRead, level int, minTXID, maxTXID ltx.TXID, offset, size int64) bool {
+	if t == nil || level != 0 || minTXID != t.min || maxTXID != t.max || size != ltx.TrailerSize {
+		return false
+	}
+	for _, info := range c.levels[0].infos {
+		if info.MinTXID == minTXID && info.MaxTXID == maxTXID {
+			return offset == info.Size-ltx.TrailerSize
+		}
+	}
+	return false
 }
 
 // smallRead is the largest read store serves.
@@ -83,6 +126,17 @@ func listLevel(ctx context.Context, client litestream.ReplicaClient, level int, 
 }
 
 func (c *listedClient) OpenLTXFile(ctx context.Context, level int, minTXID, maxTXID ltx.TXID, offset, size int64) (io.ReadCloser, error) {
+	if t := c.trailer; c.serves(t, level, minTXID, maxTXID, offset, size) {
+		select {
+		case <-t.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if t.err == nil && len(t.b) == ltx.TrailerSize {
+			return io.NopCloser(bytes.NewReader(t.b)), nil
+		}
+		// A failed early read proves nothing: the file is read again below.
+	}
 	if c.store == nil || size <= 0 || size > smallRead {
 		return c.ReplicaClient.OpenLTXFile(ctx, level, minTXID, maxTXID, offset, size)
 	}

@@ -133,7 +133,7 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Ta
 		Duration: time.Since(start).Seconds(), Bytes: res.Bytes, Time: time.Now().UTC(),
 		PositionTime: f.Time, Downloaded: f.Downloaded, MovedAside: res.MovedAside}
 	if f.L0Checksum != 0 {
-		m.L0Checksum = f.L0Checksum.String()
+		m.L0Checksum, m.L0File = f.L0Checksum.String(), f.L0File
 	}
 	if err := ltxstate.WriteMarker(cfg.DBPath, m); err != nil {
 		return Result{}, sysexit.New(sysexit.CantCreate, err)
@@ -224,7 +224,8 @@ func keepAsIs(cfg *config.Config, logger *slog.Logger, target Target, url string
 func existing(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target, url string, pos ltx.TXID, check *localCheck) (*source, bool, error) {
 	// A copy that may be stale must not start the app while the replica
 	// cannot be asked: writes on it would fork the history.
-	src, err := openSource(ctx, cfg, logger, target)
+	local, _ := ltxstate.ReadLocal(cfg.DBPath) // as keepAsIs read it
+	src, err := openSourceAt(ctx, cfg, logger, target, &source{url: url, tipL0: local.TipL0(url)})
 	if err != nil {
 		return nil, true, fmt.Errorf("compare the existing database (txid %s) with the replica: %w", pos, err)
 	}

@@ -62,6 +62,10 @@ type source struct {
 	// handover: this is the history a sidecar moved aside, the replica's
 	// latest backup until its new history's first snapshot (followHandover).
 	handover bool
+	// tipL0 names the level-0 file a database already present expects at
+	// the replica's tip; its trailer is read beside the preflight.
+	tipL0   string
+	trailer *trailerRead
 }
 
 // openSource runs preflight (reachable, authorised, bucket, contents) and,
@@ -86,6 +90,9 @@ func openSourceAt(ctx context.Context, cfg *config.Config, logger *slog.Logger, 
 	} else {
 		if src.store, err = bucket.New(cfg, bucket.OneAttempt); err != nil { // Preflight retries
 			return nil, err
+		}
+		if src.tipL0 != "" {
+			src.trailer = readTrailer(ctx, src.store, src.tipL0)
 		}
 		src.contents, err = src.store.Preflight(ctx, logger)
 	}
@@ -128,7 +135,7 @@ func openSourceAt(ctx context.Context, cfg *config.Config, logger *slog.Logger, 
 	} else {
 		listed = listAllLevels(ctx, src.client, metadata)
 	}
-	listed.store = src.store
+	listed.store, listed.trailer = src.store, src.trailer
 	plan, err := litestream.CalcRestorePlan(ctx, listed, target.TXID, target.Timestamp, logger)
 	if err != nil {
 		if errors.Is(err, litestream.ErrTxNotAvailable) && (target.TXID != 0 || !target.Timestamp.IsZero()) {
