@@ -28,7 +28,8 @@ type Contents struct {
 	// KeptHistory is the newest <prefix>/history/<stamp> the sidecar moved an
 	// earlier history to (a new history, pkg/replicate), "" when none. A prefix
 	// with a history but no live LTX is not empty: the sidecar stopped
-	// between moving the history and uploading the new snapshot.
+	// between moving the history and uploading the new snapshot. Read, with
+	// Previous, only when the levels hold no backup or Moving is set.
 	KeptHistory string
 	// Moving is where a move of the history that began and did not finish
 	// was taking it (Store.MoveLevels), as s3://bucket/key, "" when none:
@@ -92,46 +93,43 @@ func (s *Store) Preflight(ctx context.Context, logger *slog.Logger) (Contents, e
 }
 
 func (s *Store) probe(ctx context.Context) (Contents, error) {
-	// The six requests are independent: at once, they cost one round
-	// trip to the store instead of six (20-50 ms each to a remote S3),
+	// The four requests are independent: at once, they cost one round
+	// trip to the store instead of four (20-50 ms each to a remote S3),
 	// on every pod start. The bucket's answer is read first, so that a
 	// missing or forbidden bucket is reported as such whatever the
 	// listings in it said.
 	var (
-		c       Contents
-		exists  bool
-		errs    [6]error
-		wg      sync.WaitGroup
-		request = []func() error{
-			func() (err error) { exists, err = s.Client.BucketExists(ctx, s.Bucket); return err },
-			func() (err error) { c.LTX, c.Levels, err = s.listLevels(ctx); return err },
-			func() (err error) {
-				c.V3, err = s.any(ctx, path.Join(s.Prefix, ltxstate.GenerationsDir)+"/")
-				return err
-			},
-			func() (err error) { c.KeptHistory, err = s.newestHistory(ctx); return err },
-			func() (err error) {
-				if c.Moving, err = s.PendingMove(ctx); c.Moving != "" {
-					c.Moving = "s3://" + s.Bucket + "/" + c.Moving
-				}
-				return err
-			},
-			func() (err error) { c.Previous, err = s.Previous(ctx); return err },
-		}
+		c      Contents
+		exists bool
 	)
-	for i, do := range request {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = do()
-		}()
-	}
-	wg.Wait()
+	errs := all(
+		func() (err error) { exists, err = s.Client.BucketExists(ctx, s.Bucket); return err },
+		func() (err error) { c.LTX, c.Levels, err = s.listLevels(ctx); return err },
+		func() (err error) {
+			c.V3, err = s.any(ctx, path.Join(s.Prefix, ltxstate.GenerationsDir)+"/")
+			return err
+		},
+		func() (err error) {
+			if c.Moving, err = s.PendingMove(ctx); c.Moving != "" {
+				c.Moving = "s3://" + s.Bucket + "/" + c.Moving
+			}
+			return err
+		},
+	)
 	switch {
 	case errs[0] != nil:
 		return Contents{}, s.classifyCtx(ctx, errs[0])
 	case !exists:
 		return Contents{}, sysexit.New(sysexit.DataErr, fmt.Errorf("%w: %q (check the bucket in REPLICA_URL)", ErrNoBucket, s.Bucket))
+	}
+	if c.Moving != "" || c.Empty() {
+		// What a new history left behind matters only when the levels
+		// hold no backup, or a remnant: a second round trip then, none on
+		// the usual start (each request costs the store too).
+		errs = append(errs, all(
+			func() (err error) { c.KeptHistory, err = s.newestHistory(ctx); return err },
+			func() (err error) { c.Previous, err = s.Previous(ctx); return err },
+		)...)
 	}
 	for _, err := range errs[1:] {
 		if errors.Is(err, ErrBadMove) {
@@ -141,6 +139,21 @@ func (s *Store) probe(ctx context.Context) (Contents, error) {
 		}
 	}
 	return c, nil
+}
+
+// all runs the requests at once and returns their errors, in order.
+func all(requests ...func() error) []error {
+	errs := make([]error, len(requests))
+	var wg sync.WaitGroup
+	for i, do := range requests {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = do()
+		}()
+	}
+	wg.Wait()
+	return errs
 }
 
 // newestHistory returns the newest history/<stamp> prefix, "" when none.

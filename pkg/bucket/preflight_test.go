@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/bucket"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxstate"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
@@ -23,9 +25,11 @@ type requestGate struct {
 	arrived  int
 	open     chan struct{}
 	timedOut atomic.Int32
+	total    atomic.Int32
 }
 
 func (g *requestGate) RoundTrip(req *http.Request) (*http.Response, error) {
+	g.total.Add(1)
 	g.mu.Lock()
 	if g.arrived++; g.arrived == g.n {
 		close(g.open)
@@ -43,27 +47,47 @@ func (g *requestGate) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // TestPreflightListsAtOnce: the preflight's requests (the bucket, then the
-// prefix's levels, v0.3 generations, kept histories and move object) are
-// in flight together, one round trip to the store and not five. Done one
-// after another, the gate holds the first four for 10 s each and the test
-// fails.
+// prefix's levels, v0.3 generations and move object) are in flight
+// together, one round trip to the store and not four. Done one after
+// another, the gate holds the first three for 10 s each and the test
+// fails. What a new history leaves behind (kept histories, the previous
+// object) is asked for only when the levels hold no backup: a second
+// round, two more requests.
 func TestPreflightListsAtOnce(t *testing.T) {
 	m := minioWith(t, "pre")
 	ctx := context.Background()
 	whole := &bucket.Store{Client: m.Client(), Bucket: "pre", Prefix: "p"}
-	put(t, whole, "p/0000/0000000000000001-0000000000000001.ltx", "x")
 	put(t, whole, "p/history/20260101T000000Z/0000/0000000000000001-0000000000000001.ltx", "x")
-	gate := &requestGate{n: 5, open: make(chan struct{})}
-	s := &bucket.Store{Client: m.ClientThrough(gate), Bucket: "pre", Prefix: "p"}
-	c, err := s.Preflight(ctx, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := gate.timedOut.Load(); n > 0 {
-		t.Errorf("%d of the preflight's listings waited for the others in vain: they ran one after another", n)
-	}
-	if !c.LTX || c.V3 || c.KeptHistory != "s3://pre/p/history/20260101T000000Z" || c.Moving != "" {
-		t.Errorf("Preflight = %+v", c)
+	put(t, whole, "p/"+ltxstate.HistoryPrevious, `{"to":"p/history/20260101T000000Z"}`)
+	for _, tc := range []struct {
+		name     string
+		ltx      bool
+		requests int32
+		kept     string
+	}{
+		{name: "levels hold a backup", ltx: true, requests: 4},
+		{name: "levels empty", requests: 6, kept: "s3://pre/p/history/20260101T000000Z"},
+	} {
+		if tc.ltx {
+			put(t, whole, "p/0000/0000000000000001-0000000000000001.ltx", "x")
+		} else if err := whole.Client.RemoveObject(ctx, "pre", "p/0000/0000000000000001-0000000000000001.ltx", minio.RemoveObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		gate := &requestGate{n: 4, open: make(chan struct{})}
+		s := &bucket.Store{Client: m.ClientThrough(gate), Bucket: "pre", Prefix: "p"}
+		c, err := s.Preflight(ctx, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := gate.timedOut.Load(); n > 0 {
+			t.Errorf("%s: %d of the preflight's requests waited for the others in vain: they ran one after another", tc.name, n)
+		}
+		if n := gate.total.Load(); n != tc.requests {
+			t.Errorf("%s: %d requests, want %d", tc.name, n, tc.requests)
+		}
+		if c.LTX != tc.ltx || c.V3 || c.KeptHistory != tc.kept || c.Previous != tc.kept || c.Moving != "" {
+			t.Errorf("%s: Preflight = %+v", tc.name, c)
+		}
 	}
 }
 
