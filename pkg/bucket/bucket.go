@@ -125,23 +125,20 @@ func (s *Store) ReadSmall(ctx context.Context, key string, limit int64) (b []byt
 // ReadRange reads n bytes of the object at key from offset off with one
 // GET; a missing object is os.ErrNotExist, as Litestream's clients say it.
 func (s *Store) ReadRange(ctx context.Context, key string, off, n int64) ([]byte, error) {
-	var opts minio.GetObjectOptions
-	if err := opts.SetRange(off, off+n-1); err != nil {
-		return nil, err
-	}
-	b, obj, err := s.read(ctx, key, opts, n)
-	if err != nil {
-		return nil, err
-	}
-	obj.Close()
-	return b, nil
+	return s.ranged(ctx, key, off, off+n-1, n)
 }
 
 // ReadSuffix returns the last n bytes of key (a suffix range: the size
 // need not be known). A missing object is os.ErrNotExist.
 func (s *Store) ReadSuffix(ctx context.Context, key string, n int64) ([]byte, error) {
+	return s.ranged(ctx, key, 0, -n, n)
+}
+
+// ranged reads the range minio-go's SetRange(start, end) names, n bytes
+// at most.
+func (s *Store) ranged(ctx context.Context, key string, start, end, n int64) ([]byte, error) {
 	var opts minio.GetObjectOptions
-	if err := opts.SetRange(0, -n); err != nil {
+	if err := opts.SetRange(start, end); err != nil {
 		return nil, err
 	}
 	b, obj, err := s.read(ctx, key, opts, n)
