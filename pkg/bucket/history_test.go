@@ -3,8 +3,11 @@ package bucket_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -211,4 +214,41 @@ func keys(t *testing.T, s *bucket.Store, prefix string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TestLocalPrevious: a file:// replica directory's history moves by one
+// rename, with the previous file written before it: the directory then
+// reads as a handover to that history, until ClearLocalPrevious; a note
+// that names no history is refused, not ignored.
+func TestLocalPrevious(t *testing.T) {
+	dir := t.TempDir()
+	dest := filepath.Join(dir, ltxstate.HistoryDir, "20260101T000000Z")
+	if err := os.MkdirAll(filepath.Join(dest, ltxstate.FileLTXDir, "0"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := bucket.MarkLocalPrevious(dir, dest); err != nil {
+		t.Fatal(err)
+	}
+	c, err := bucket.LocalContents(dir)
+	if err != nil || c.Handover() != dest || !c.Empty() {
+		t.Fatalf("after the move: handover %q, contents %+v, %v; want %q", c.Handover(), c, err, dest)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, ltxstate.FileLTXDir, "0"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := bucket.ClearLocalPrevious(dir); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := bucket.LocalContents(dir); err != nil || c.Previous != "" || c.Handover() != "" {
+		t.Fatalf("after ClearLocalPrevious: %+v, %v", c, err)
+	}
+	if err := bucket.ClearLocalPrevious(dir); err != nil {
+		t.Errorf("ClearLocalPrevious with nothing to clear: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ltxstate.HistoryPrevious), []byte(`{}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bucket.LocalContents(dir); !errors.Is(err, bucket.ErrBadMove) {
+		t.Errorf("a note naming nothing: %v, want ErrBadMove", err)
+	}
 }
