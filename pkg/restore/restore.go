@@ -46,7 +46,7 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Ta
 	url := cfg.Location().String()
 	logger = logger.With("replica", url, "db", cfg.DBPath)
 
-	var local ltx.TXID // the local position of a database already at DB_PATH
+	var local ltxstate.Local // what lies beside a database already at DB_PATH
 	_, err = os.Stat(cfg.DBPath)
 	exists := err == nil
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -63,14 +63,13 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Ta
 				res, err = Result{}, cerr
 			}
 		}()
-		pos, done, err := keepAsIs(cfg, logger, target, url, check)
-		if err != nil {
+		var done bool
+		if local, done, err = keepAsIs(cfg, logger, target, url, check); err != nil {
 			return Result{}, err
 		}
 		if done {
 			return Result{Outcome: ltxstate.OutcomePresent, Duration: time.Since(start)}, nil
 		}
-		local = pos
 	}
 	// From here the replica decides, so it must be final: no writer may
 	// still be stopping. The wait has its own bound (RESTORE_LEASE_WAIT);
@@ -195,36 +194,36 @@ func (c *localCheck) wait() error {
 
 // keepAsIs decides about a database already at DB_PATH without the
 // replica: done means leave it as it is (once its check passes). It reads
-// the local position: what the restore marker and Litestream's meta
-// directory say. With neither (a database the app created and no sidecar
+// the local state (ltxstate.Local: what the restore marker and
+// Litestream's meta directory say) for existing. With neither (a database the app created and no sidecar
 // ever replicated), there is nothing to compare: it is kept, without a
 // network call. A point-in-time target never replaces an existing database.
-func keepAsIs(cfg *config.Config, logger *slog.Logger, target Target, url string, check *localCheck) (ltx.TXID, bool, error) {
+func keepAsIs(cfg *config.Config, logger *slog.Logger, target Target, url string, check *localCheck) (ltxstate.Local, bool, error) {
 	// Unreadable local state counts as none: the marker may still say.
 	local, _ := ltxstate.ReadLocal(cfg.DBPath)
 	pos := local.Position(url)
 	if pos != 0 && target.IsLatest() {
-		return pos, false, nil
+		return local, false, nil
 	}
 	if err := check.wait(); err != nil {
-		return 0, true, err
+		return local, true, err
 	}
 	if pos == 0 {
 		logger.Info("database already present, leaving it untouched", "reason", "no local replication position to compare with the replica")
-		return 0, true, nil
+		return local, true, nil
 	}
 	logger.Info("database already present, leaving it untouched", "local_txid", pos.String(), "reason", "a point-in-time target never replaces an existing database")
-	return pos, true, nil
+	return local, true, nil
 }
 
-// existing compares a database already at DB_PATH, at local position pos,
-// with the replica. done means leave it as it is; otherwise the replica is
+// existing compares a database already at DB_PATH, whose local state is
+// local, with the replica. done means leave it as it is; otherwise the replica is
 // ahead of it (a stale copy left on a node after a failover) or holds
 // another history, and src is the replica to restore from.
-func existing(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target, url string, pos ltx.TXID, check *localCheck) (*source, bool, error) {
+func existing(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target, url string, local ltxstate.Local, check *localCheck) (*source, bool, error) {
+	pos := local.Position(url)
 	// A copy that may be stale must not start the app while the replica
 	// cannot be asked: writes on it would fork the history.
-	local, _ := ltxstate.ReadLocal(cfg.DBPath) // as keepAsIs read it
 	src, err := openSourceAt(ctx, cfg, logger, target, &source{url: url, tipL0: local.TipL0(url)})
 	if err != nil {
 		return nil, true, fmt.Errorf("compare the existing database (txid %s) with the replica: %w", pos, err)
