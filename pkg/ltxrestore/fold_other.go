@@ -1,0 +1,10 @@
+//go:build !amd64
+
+package ltxrestore
+
+// hasCLMUL is false off amd64: pages are hashed in four lanes by shifts.
+const hasCLMUL = false
+
+func foldCLMUL(*byte, int, uint64, *foldConsts) (lo, hi uint64) {
+	panic("ltxrestore: foldCLMUL without PCLMULQDQ")
+}
