@@ -23,7 +23,7 @@ export CGO_CFLAGS := -O2 -g -DSQLITE_MAX_MMAP_SIZE=1099511627776
 export MINIO_BIN := $(TOOLS)/minio
 export MC_BIN    := $(TOOLS)/mc
 
-.PHONY: all build test race lint demo tools clean faults
+.PHONY: all build test test-arm64 race lint demo tools clean faults
 
 all: build
 
@@ -40,6 +40,12 @@ test: tools
 ## a race in the sidecar itself makes it exit 66, which fails the test.
 race: tools
 	GOFLAGS=-race go test -count=1 -timeout 30m ./pkg/... ./internal/testenv ./internal/faultproxy ./internal/e2e ./deploy
+
+## test-arm64: the package with arm64 assembly (pkg/ltxrestore's page CRC),
+## built for arm64 and run under qemu-aarch64-static (Debian's
+## qemu-user-static; .ci/run installs it)
+test-arm64:
+	CGO_ENABLED=0 GOARCH=arm64 go test -count=1 -exec qemu-aarch64-static ./pkg/ltxrestore
 
 ## lint: gofmt, go vet, staticcheck
 lint: $(TOOLS)/staticcheck

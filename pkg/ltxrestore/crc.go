@@ -51,11 +51,12 @@ func gf2Square(square, mat *[64]uint64) {
 	}
 }
 
-// pageCRC hashes one page faster than crc64.Update. On amd64 with
-// PCLMULQDQ the page is folded by carry-less multiplication (fold.go):
-// 13.9 GB/s against 5.6 GB/s for the lanes below (BenchmarkPageCRC, one
-// core of the 2-core VM), and the user CPU of a 1 GiB text restore 1.48 ->
-// 1.33 s (medians of 6, shuffled). Elsewhere the page is cut into four
+// pageCRC hashes one page faster than crc64.Update. With a carry-less
+// multiply (amd64 PCLMULQDQ, arm64 PMULL) the page is folded (fold.go):
+// on amd64 13.9 GB/s against 5.6 GB/s for the lanes below
+// (BenchmarkPageCRC, one core of the 2-core VM), and the user CPU of a
+// 1 GiB text restore 1.48 -> 1.33 s (medians of 6, shuffled); arm64 is
+// tested under qemu only, not timed. Elsewhere the page is cut into four
 // lanes whose CRCs are computed in one loop, so the processor works on
 // four independent chains at once, then joined (crc64Combine's identity,
 // with a table for the lane length). The restore hashes every byte it
