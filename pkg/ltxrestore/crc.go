@@ -79,6 +79,11 @@ func (h *pageCRC) sum(p []byte) uint64 {
 	if hasCLMUL && h.size%128 == 0 {
 		return clmulSum(p)
 	}
+	return h.lanes(p)
+}
+
+// lanes is sum without a carry-less multiply: four lanes by shifts.
+func (h *pageCRC) lanes(p []byte) uint64 {
 	n := h.size / 4
 	p0, p1, p2, p3 := p[:n], p[n:2*n], p[2*n:3*n], p[3*n:]
 	a, b, c, d := ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)
