@@ -73,6 +73,12 @@ func BenchmarkPageCRC(b *testing.B) {
 			h.sum(page)
 		}
 	})
+	b.Run("lanes", func(b *testing.B) {
+		b.SetBytes(int64(len(page)))
+		for b.Loop() {
+			h.lanes(page)
+		}
+	})
 	b.Run("clmul", func(b *testing.B) {
 		if !hasCLMUL {
 			b.Skip("no PCLMULQDQ on this processor")
