@@ -195,9 +195,10 @@ func (c *localCheck) wait() error {
 // keepAsIs decides about a database already at DB_PATH without the
 // replica: done means leave it as it is (once its check passes). It reads
 // the local state (ltxstate.Local: what the restore marker and
-// Litestream's meta directory say) for existing. With neither (a database the app created and no sidecar
-// ever replicated), there is nothing to compare: it is kept, without a
-// network call. A point-in-time target never replaces an existing database.
+// Litestream's meta directory say) for existing. With neither (a database
+// the app created and no sidecar ever replicated), there is nothing to
+// compare: it is kept, without a network call. A point-in-time target
+// never replaces an existing database.
 func keepAsIs(cfg *config.Config, logger *slog.Logger, target Target, url string, check *localCheck) (ltxstate.Local, bool, error) {
 	// Unreadable local state counts as none: the marker may still say.
 	local, _ := ltxstate.ReadLocal(cfg.DBPath)
@@ -217,9 +218,9 @@ func keepAsIs(cfg *config.Config, logger *slog.Logger, target Target, url string
 }
 
 // existing compares a database already at DB_PATH, whose local state is
-// local, with the replica. done means leave it as it is; otherwise the replica is
-// ahead of it (a stale copy left on a node after a failover) or holds
-// another history, and src is the replica to restore from.
+// local, with the replica. done means leave it as it is; otherwise the
+// replica is ahead of it (a stale copy left on a node after a failover)
+// or holds another history, and src is the replica to restore from.
 func existing(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target, url string, local ltxstate.Local, check *localCheck) (*source, bool, error) {
 	pos := local.Position(url)
 	// A copy that may be stale must not start the app while the replica
