@@ -61,10 +61,14 @@ type Row struct {
 	PeakAnonMB float64            `json:"peak_anon_rss_mb,omitempty"`
 }
 
-// Ratio is a/b of two methods' medians (below 1: a is faster).
+// Ratio is a/b of two methods' medians (below 1: a is faster). Min and
+// Max are a/b within each round: the methods of a round run one after
+// the other, so the spread shows how far load moved the ratio.
 type Ratio struct {
 	Name  string  `json:"name"`
 	Value float64 `json:"value"`
+	Min   float64 `json:"round_min,omitempty"`
+	Max   float64 `json:"round_max,omitempty"`
 }
 
 // benchRestore generates, replicates and restores one database.
@@ -181,7 +185,6 @@ func (e *env) measure(ctx context.Context, c *Case, prefix string, runs int) err
 			os.Remove(upOut)
 		}
 	}
-	med := map[string]Row{}
 	for _, method := range []string{mRaw, mRawWB, mLib, mUpstream, mBin, mBefore} {
 		ms := all[method]
 		if len(ms) == 0 {
@@ -199,22 +202,38 @@ func (e *env) measure(ctx context.Context, c *Case, prefix string, runs int) err
 			row.PeakRSSMB = medianOf(peaks)
 			row.PeakAnonMB = medianOf(positive(ms, func(m measurement) float64 { return m.anonMB }))
 		}
-		med[method] = row
 		c.Rows = append(c.Rows, row)
 	}
-	ratio := func(name string, a, b float64) {
-		if a > 0 && b > 0 { // both methods ran
-			c.Ratios = append(c.Ratios, Ratio{Name: name, Value: a / b})
+	download := func(m measurement) time.Duration { return m.download }
+	ready := func(m measurement) time.Duration { return m.ready }
+	ratio := func(name, a, b string, f func(measurement) time.Duration) {
+		if len(all[a]) == 0 || len(all[b]) == 0 { // not both methods ran
+			return
 		}
+		ma, mb := median(all[a], f), median(all[b], f)
+		if ma <= 0 || mb <= 0 { // a method that times no download
+			return
+		}
+		r := Ratio{Name: name, Value: ma / mb}
+		for i := range min(len(all[a]), len(all[b])) {
+			if d := f(all[b][i]); d > 0 {
+				v := float64(f(all[a][i])) / float64(d)
+				if r.Min == 0 || v < r.Min {
+					r.Min = v
+				}
+				r.Max = max(r.Max, v)
+			}
+		}
+		c.Ratios = append(c.Ratios, r)
 	}
-	ratio("download ours(lib)/upstream", med[mLib].DownloadSec, med[mUpstream].DownloadSec)
-	ratio("download ours(lib)/raw", med[mLib].DownloadSec, med[mRaw].DownloadSec)
-	ratio("ready ours(lib)/upstream", med[mLib].ReadySec, med[mUpstream].ReadySec)
-	ratio("ready ours(bin)/upstream", med[mBin].ReadySec, med[mUpstream].ReadySec)
-	ratio("ready ours(bin)/raw", med[mBin].ReadySec, med[mRaw].ReadySec)
-	ratio("ready ours(bin)/raw written as ours writes", med[mBin].ReadySec, med[mRawWB].ReadySec)
+	ratio("download ours(lib)/upstream", mLib, mUpstream, download)
+	ratio("download ours(lib)/raw", mLib, mRaw, download)
+	ratio("ready ours(lib)/upstream", mLib, mUpstream, ready)
+	ratio("ready ours(bin)/upstream", mBin, mUpstream, ready)
+	ratio("ready ours(bin)/raw", mBin, mRaw, ready)
+	ratio("ready ours(bin)/raw written as ours writes", mBin, mRawWB, ready)
 	if e.before != "" {
-		ratio("ready ours(bin)/ours(bin, before)", med[mBin].ReadySec, med[mBefore].ReadySec)
+		ratio("ready ours(bin)/ours(bin, before)", mBin, mBefore, ready)
 	}
 	c.Load = loadavg()
 	return nil

@@ -31,7 +31,7 @@ func printCase(c Case) {
 	}
 	w.Flush()
 	for _, r := range c.Ratios {
-		fmt.Printf("   %s = %.2f\n", r.Name, r.Value)
+		fmt.Printf("   %s = %.2f (within a round: %.2f-%.2f)\n", r.Name, r.Value, r.Min, r.Max)
 	}
 	for _, r := range c.Rows {
 		if r.Phases != nil {
