@@ -215,14 +215,14 @@ func (e *env) measure(ctx context.Context, c *Case, prefix string, runs int) err
 			return
 		}
 		r := Ratio{Name: name, Value: ma / mb}
+		var rounds []float64
 		for i := range min(len(all[a]), len(all[b])) {
 			if d := f(all[b][i]); d > 0 {
-				v := float64(f(all[a][i])) / float64(d)
-				if r.Min == 0 || v < r.Min {
-					r.Min = v
-				}
-				r.Max = max(r.Max, v)
+				rounds = append(rounds, float64(f(all[a][i]))/float64(d))
 			}
+		}
+		if len(rounds) > 0 {
+			r.Min, r.Max = slices.Min(rounds), slices.Max(rounds)
 		}
 		c.Ratios = append(c.Ratios, r)
 	}
