@@ -97,9 +97,13 @@ func StartMinIOAt(dataDir, addr string) (*MinIO, error) {
 // Start (re)starts the server on its address and data dir.
 func (m *MinIO) Start() error {
 	m.Stop() // a server that exited on its own still holds its Process
+	// MinIO creates $HOME/.minio (its config and certs directories) at
+	// start, even when told another certs directory. A test run must leave
+	// nothing outside the clone and the temp directory, so the server gets a
+	// HOME of its own beside its data (the later HOME wins in os/exec).
 	env := append(os.Environ(),
 		"MINIO_ROOT_USER="+AccessKey, "MINIO_ROOT_PASSWORD="+SecretKey,
-		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CI_CD=1")
+		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CI_CD=1", "HOME="+m.DataDir+".home")
 	p, err := StartProcess(m.bin, env, "server", "--quiet", "--address", m.Addr, m.DataDir)
 	if err != nil {
 		return fmt.Errorf("testenv: minio: %w", err)

@@ -3,6 +3,7 @@ package testenv_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -111,5 +112,25 @@ func TestAppRows(t *testing.T) {
 	}
 	if want[2] != "3:row 3 xxx" {
 		t.Fatalf("row format changed: %q", want[2])
+	}
+}
+
+// TestMinIOLeavesHomeAlone: a test run leaves nothing outside the clone and
+// the temp directory. MinIO creates its certs directory (by default
+// $HOME/.minio/certs/CAs) at start, so the harness must name one of its own.
+func TestMinIOLeavesHomeAlone(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	m := testenv.NewMinIO(t)
+	if err := m.MakeBucket(t.Context(), "home-check"); err != nil {
+		t.Fatal(err)
+	}
+	m.Stop()
+	entries, err := os.ReadDir(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("MinIO wrote %s into HOME", filepath.Join(home, e.Name()))
 	}
 }
