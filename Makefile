@@ -29,9 +29,10 @@ all: build
 
 ## build: restore and replicate for this machine, into bin/
 build:
+	@echo "make build: bin/restore, bin/replicate (a first build downloads the modules and compiles SQLite and the AWS SDK: several minutes on 2 cores)"
 	go build $(GOFLAGS_BUILD) -o bin/ ./cmd/restore ./cmd/replicate
 
-## test: every test, against a real MinIO (installed by `make tools`)
+## test: every package's tests and the end-to-end tests, against a real MinIO (installed by `make tools`); the heavier suites are the targets below
 test: tools
 	go test -count=1 -timeout 20m ./...
 
@@ -59,7 +60,7 @@ lint: $(TOOLS)/staticcheck
 	$(TOOLS)/staticcheck -tags cluster ./internal/cluster/...
 
 ## demo: local MinIO, sample database, replicate, SIGTERM, delete, restore, report
-demo: build tools
+demo: build $(TOOLS)/minio
 	go run ./internal/demo
 
 ## tools: MinIO, mc and staticcheck at pinned versions (idempotent, cached in .bin/)
@@ -68,16 +69,19 @@ tools: $(TOOLS)/minio $(TOOLS)/mc $(TOOLS)/staticcheck
 # Each tool is rebuilt only when its pinned version changes (the stamp file).
 $(TOOLS)/minio: $(TOOLS)/.minio-$(MINIO_VERSION)
 $(TOOLS)/.minio-$(MINIO_VERSION):
+	@echo "make tools: MinIO $(MINIO_VERSION) from the Go module proxy into .bin/ (first run only: a few minutes on 2 cores)"
 	GOBIN=$(TOOLS) go install github.com/minio/minio@$(MINIO_VERSION)
 	@rm -f $(TOOLS)/.minio-*; touch $@
 
 $(TOOLS)/mc: $(TOOLS)/.mc-$(MC_VERSION)
 $(TOOLS)/.mc-$(MC_VERSION):
+	@echo "make tools: mc $(MC_VERSION) from the Go module proxy into .bin/ (first run only)"
 	GOBIN=$(TOOLS) go install github.com/minio/mc@$(MC_VERSION)
 	@rm -f $(TOOLS)/.mc-*; touch $@
 
 $(TOOLS)/staticcheck: $(TOOLS)/.staticcheck-$(STATICCHECK_VERSION)
 $(TOOLS)/.staticcheck-$(STATICCHECK_VERSION):
+	@echo "make tools: staticcheck $(STATICCHECK_VERSION) from the Go module proxy into .bin/ (first run only)"
 	GOBIN=$(TOOLS) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	@rm -f $(TOOLS)/.staticcheck-*; touch $@
 
