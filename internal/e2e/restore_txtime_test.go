@@ -119,17 +119,24 @@ func TestTXIDTimeAcrossCompaction(t *testing.T) {
 	}
 	verified("snapshot", tip, shipped)
 	points("snapshot")
+	// A --timestamp before everything: the span it names ends at the same time.
+	r := runRestore(t, nil, append(flags, "--timestamp=2001-01-01T00:00:00Z")...)
+	if want := fmt.Sprintf("to %s (txid %s)", shipped.Format(ltxstate.TimeFormat), tip); r.Code != 65 || !strings.Contains(r.Stderr, want) {
+		t.Errorf("a --timestamp before the oldest backup: exit %d, want 65 and the span ending %q: %s", r.Code, want, r.Stderr)
+	}
+	t.Logf("out of range: %s", lastLine(r.Stderr))
 
 	// The restore's own report: its log line and its marker, which the
 	// sidecar's /status shows.
 	dbPath := filepath.Join(t.TempDir(), "app.db")
-	r := runRestore(t, s.restoreEnv(dbPath))
+	r = runRestore(t, s.restoreEnv(dbPath))
 	if r.Code != 0 {
 		t.Fatalf("restore exit %d: %s", r.Code, r.Stderr)
 	}
 	if want := "position_time=" + shipped.Format(ltxstate.TimeFormat); !strings.Contains(r.Stderr, want) {
 		t.Errorf("the restore's log does not say %s: %s", want, r.Stderr)
 	}
+	t.Logf("restored: %s", lastLine(r.Stderr))
 	if mk := readMarker(t, dbPath); ltx.TXID(mk.TXID) != tip || !mk.PositionTime.Equal(shipped) {
 		t.Errorf("marker: TXID %d at %s, want %s at %s", mk.TXID, mk.PositionTime.Format(ltxstate.TimeFormat), tip, shipped.Format(ltxstate.TimeFormat))
 	}
