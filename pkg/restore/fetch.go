@@ -69,11 +69,15 @@ func fetch(ctx context.Context, src *source, target Target, out, mode string, du
 		// go through the plain client: only it implements ReplicaClientV3.
 		opt.TXID = src.txid
 		client = counter
-		f.TXID, f.Time = src.txid, src.time
+		f.TXID = src.txid
 	} else {
 		opt.Timestamp = target.Timestamp
 	}
 	r := litestream.NewReplicaWithClient(nil, client)
+	var when <-chan timeRead
+	if src.contents.LTX {
+		when = readTXIDTime(ctx, src) // a small read, beside the download
+	}
 
 	stop := func() {}
 	if src.contents.LTX {
@@ -125,6 +129,13 @@ func fetch(ctx context.Context, src *source, target Target, out, mode string, du
 		} else if err != nil {
 			return f, classifyRestore(ctx, fmt.Errorf("read the checksum of the restored position from %s: %w", src.url, err), sysexit.Unavailable)
 		}
+		tr := <-when
+		if errors.Is(tr.err, os.ErrNotExist) && ctx.Err() == nil {
+			return f, sysexit.New(sysexit.Unavailable, fmt.Errorf("read the time of the restored position from %s: %w: %w", src.url, errVanished, tr.err))
+		} else if tr.err != nil {
+			return f, classifyRestore(ctx, fmt.Errorf("read the time of the restored position from %s: %w", src.url, tr.err), sysexit.Unavailable)
+		}
+		f.Time = tr.t
 	}
 
 	f.Marker = time.Since(markerStart)
@@ -152,6 +163,23 @@ func l0Checksum(ctx context.Context, src *source) (string, ltx.Checksum, error) 
 		return "", 0, err
 	}
 	return ltx.FormatFilename(info.MinTXID, info.MaxTXID), sum, nil
+}
+
+// timeRead is the time of a restore's position (ltxstate.TXIDTime).
+type timeRead struct {
+	t   time.Time
+	err error
+}
+
+// readTXIDTime starts reading the time of the position src restores to;
+// the channel delivers it once.
+func readTXIDTime(ctx context.Context, src *source) <-chan timeRead {
+	c := make(chan timeRead, 1)
+	go func() {
+		t, err := ltxstate.TXIDTime(ctx, src.listings(), src.plan[len(src.plan)-1])
+		c <- timeRead{t, err}
+	}()
+	return c
 }
 
 // reportProgress logs bytes, MB/s and ETA every progressEvery until the

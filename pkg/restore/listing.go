@@ -18,8 +18,9 @@ import (
 // down to 0, one after another: ten round trips to the store, most of a
 // restore's planning and of the start of a pod whose database is already
 // present. Small reads go through store when it is set (below); any other
-// call, or a listing asked differently (a seek, other metadata), goes to
-// the replica client as before.
+// call, or a listing asked differently (a seek, each object's own
+// timestamp of a listing made without), goes to the replica client as
+// before.
 type listedClient struct {
 	litestream.ReplicaClient
 	metadata bool
@@ -148,7 +149,9 @@ func (c *listedClient) OpenLTXFile(ctx context.Context, level int, minTXID, maxT
 }
 
 func (c *listedClient) LTXFiles(ctx context.Context, level int, seek ltx.TXID, useMetadata bool) (ltx.FileIterator, error) {
-	if seek != 0 || useMetadata != c.metadata || level < 0 || level >= len(c.levels) {
+	// A listing with each object's own timestamp serves one asked without:
+	// the timestamps are only more exact.
+	if seek != 0 || (useMetadata && !c.metadata) || level < 0 || level >= len(c.levels) {
 		return c.ReplicaClient.LTXFiles(ctx, level, seek, useMetadata)
 	}
 	l := c.levels[level]

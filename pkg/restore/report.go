@@ -13,6 +13,7 @@ import (
 
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/config"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxrestore"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxstate"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/verify"
 )
@@ -85,6 +86,8 @@ func verifyOne(ctx context.Context, cfg *config.Config, logger *slog.Logger, tar
 	}
 	if f.TXID != 0 {
 		rep.TXID = f.TXID.String()
+	}
+	if !f.Time.IsZero() { // not read when the download failed
 		t := f.Time.UTC()
 		rep.TXIDTime = &t
 	}
@@ -113,8 +116,10 @@ func (r *Report) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "Replica:\t%s\n", r.ReplicaURL)
 	fmt.Fprintf(tw, "Target:\t%s\n", r.Target)
-	if r.TXID != "" {
-		fmt.Fprintf(tw, "Last transaction:\tTXID %s at %s\n", r.TXID, r.TXIDTime.Format(time.RFC3339))
+	if r.TXID != "" && r.TXIDTime != nil {
+		fmt.Fprintf(tw, "Last transaction:\tTXID %s at %s\n", r.TXID, r.TXIDTime.Format(ltxstate.TimeFormat))
+	} else if r.TXID != "" {
+		fmt.Fprintf(tw, "Last transaction:\tTXID %s\n", r.TXID)
 	} else {
 		fmt.Fprintf(tw, "Last transaction:\tunknown (v0.3 backup)\n")
 	}

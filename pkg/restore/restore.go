@@ -153,7 +153,7 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Ta
 	// the check: they overlap), check, marker (the L0 checksum it records,
 	// writing it), install (rename, fsync of the directory).
 	ms := func(d time.Duration) string { return d.Round(time.Millisecond).String() }
-	logger.Info("restored", "txid", res.TXID.String(), "position_time", f.Time.UTC().Format(time.RFC3339),
+	logger.Info("restored", "txid", res.TXID.String(), "position_time", f.Time.Format(ltxstate.TimeFormat),
 		"bytes", res.Bytes, "downloaded_bytes", f.Downloaded, "duration", ms(res.Duration),
 		"plan_duration", ms(planned), "download_duration", ms(f.Download), "fsync_duration", ms(f.Fsync),
 		"check", cfg.RestoreIntegrityCheck, "check_duration", ms(f.Check),

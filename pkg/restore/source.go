@@ -55,8 +55,7 @@ type source struct {
 	// Position of the restore plan's last file; zero for v0.3 backups,
 	// whose positions are not TXIDs.
 	txid ltx.TXID
-	time time.Time // when the last file of the plan was written
-	size int64     // bytes of all LTX files in the plan
+	size int64 // bytes of all LTX files in the plan
 	// limits, when set, is shared with other databases restoring at once.
 	limits *ltxrestore.Limits
 	// handover: this is the history a sidecar moved aside, the replica's
@@ -136,7 +135,7 @@ func openSourceAt(ctx context.Context, cfg *config.Config, logger *slog.Logger, 
 		listed = listAllLevels(ctx, src.client, metadata)
 	}
 	listed.store, listed.trailer = src.store, src.trailer
-	plan, err := litestream.CalcRestorePlan(ctx, listed, target.TXID, target.Timestamp, logger)
+	plan, err := litestream.CalcRestorePlan(ctx, listed, target.TXID, target.planBefore(), logger)
 	if err != nil {
 		if errors.Is(err, litestream.ErrTxNotAvailable) && (target.TXID != 0 || !target.Timestamp.IsZero()) {
 			return nil, sysexit.New(sysexit.DataErr, fmt.Errorf("replica %s has no backup for the requested point in time (%s)%s: %w", src.url, target, reachable(ctx, src.client), err))
@@ -145,7 +144,7 @@ func openSourceAt(ctx context.Context, cfg *config.Config, logger *slog.Logger, 
 	}
 	src.plan, src.listed = plan, listed
 	last := plan[len(plan)-1]
-	src.txid, src.time = last.MaxTXID, last.CreatedAt
+	src.txid = last.MaxTXID
 	for _, fi := range plan {
 		src.size += fi.Size
 	}
@@ -164,14 +163,35 @@ func (s *source) listings() litestream.ReplicaClient {
 }
 
 // reachable says what a point-in-time restore of client can reach, for a
-// target outside it ("" when the replica cannot say).
+// target outside it ("" when the replica cannot say). Its start is the
+// oldest snapshot's own stamp, when it was taken: no earlier --timestamp
+// restores from it. Its end is the newest TXID's time.
 func reachable(ctx context.Context, client litestream.ReplicaClient) string {
 	oldest, newest, err := ltxstate.Span(ctx, client)
 	if err != nil || oldest == nil || newest == nil {
 		return ""
 	}
-	return fmt.Sprintf("; it can restore from %s (txid %s, its oldest snapshot) to %s (txid %s)",
-		oldest.CreatedAt.UTC().Format(time.RFC3339), oldest.MaxTXID, newest.CreatedAt.UTC().Format(time.RFC3339), newest.MaxTXID)
+	from, err := ltxstate.HeaderTime(ctx, client, oldest)
+	if err != nil {
+		return ""
+	}
+	to, err := ltxstate.TXIDTime(ctx, client, newest)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("; it can restore from %s (its oldest snapshot, of txid %s) to %s (txid %s)",
+		from.Format(ltxstate.TimeFormat), oldest.MaxTXID, to.Format(ltxstate.TimeFormat), newest.MaxTXID)
+}
+
+// planBefore is the time Litestream's plan is given for --timestamp: it
+// keeps the files stamped strictly before it, and --timestamp means at or
+// before. Stamps are whole milliseconds (ltxstate.TimeFormat), so the
+// bound is the next millisecond.
+func (t Target) planBefore() time.Time {
+	if t.Timestamp.IsZero() {
+		return t.Timestamp
+	}
+	return t.Timestamp.Truncate(time.Millisecond).Add(time.Millisecond)
 }
 
 func (t Target) String() string {
@@ -179,7 +199,7 @@ func (t Target) String() string {
 	case t.TXID != 0:
 		return "txid " + t.TXID.String()
 	case !t.Timestamp.IsZero():
-		return "timestamp " + t.Timestamp.UTC().Format(time.RFC3339)
+		return "timestamp " + t.Timestamp.UTC().Format(time.RFC3339Nano) // as exact as it was given
 	default:
 		return "latest"
 	}
