@@ -16,7 +16,9 @@ import (
 // extra is the --help text of restore's own flags (not settings: they have
 // no variable, because they change what the command does).
 const extra = `Command flags (no variable):
-  --verify            restore into a temp dir, check it, print a report; never touches DB_PATH or the bucket
+  --verify            restore into a temp dir, check it, print a report; never touches DB_PATH or the
+                      bucket, and needs no DB_PATH (a list in it is read for the names of several
+                      databases: one report each, one after another, in DB_PATH's order)
   --json              with --verify: print the report as one JSON object
   --output PATH       with --verify: keep the restored copy at PATH (must not exist); with several
                       databases in DB_PATH, PATH is a new directory that gets one file each
