@@ -16,8 +16,10 @@ import (
 
 const summary = `Replicates the SQLite database at DB_PATH to the Litestream replica at
 REPLICA_URL (Kubernetes native sidecar, Nomad sidecar task), serves /metrics,
-/healthz, /readyz and /status on METRICS_ADDR, and on SIGTERM or SIGINT syncs
-what the app committed within SHUTDOWN_TIMEOUT before exiting 0.
+/healthz, /readyz, /startupz and /status on METRICS_ADDR, and on SIGTERM or
+SIGINT syncs what the app committed within SHUTDOWN_TIMEOUT before exiting 0.
+/startupz (the startup probe) answers 200 once the app may start: the lease
+held and the lineage checked, or the replica proven empty for a first boot.
 
 Waits for DB_PATH to appear. With LEASE=true (s3:// only) it holds the lease
 <prefix>/lock.json: while another writer holds it, it waits (unready) and

@@ -16,8 +16,11 @@ import (
 // extra is the --help text of restore's own flags (not settings: they have
 // no variable, because they change what the command does).
 const extra = `Command flags (no variable):
-  --verify            restore into a temp dir, check it, print a report; never touches DB_PATH or the bucket
-  --json              with --verify: print the report as one JSON object
+  --verify            restore into a temp dir, check it, print a report; never touches DB_PATH or the
+                      bucket, and needs no DB_PATH (a list in it is read for the names of several
+                      databases: one report each, one after another, in DB_PATH's order)
+  --json              with --verify: print the report as one JSON object; with several databases in
+                      DB_PATH, one JSON array of the reports made, in DB_PATH's order
   --output PATH       with --verify: keep the restored copy at PATH (must not exist); with several
                       databases in DB_PATH, PATH is a new directory that gets one file each
   --timestamp TIME    restore the last position at or before TIME (RFC 3339, e.g. 2026-11-22T10:00:00Z)
@@ -85,8 +88,11 @@ func runVerify(ctx context.Context, c *cli.Command, f *flags, target restore.Tar
 	return 0
 }
 
-// printReports prints one report as before (text, or one JSON object);
-// several as text one after another, or as one JSON array.
+// printReports prints one report as text or one JSON object; several (the
+// databases DB_PATH lists) as texts one after another, or as one JSON
+// array, even when only one of them was made: a script reading the output
+// of a list gets the same shape whatever failed. --help and README.md
+// "Restore from a laptop" say so.
 func printReports(w io.Writer, reps []*restore.Report, asJSON, several bool) error {
 	if asJSON && several {
 		return json.NewEncoder(w).Encode(reps)

@@ -10,25 +10,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"text/tabwriter"
 
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/config"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/telemetry"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/version"
 )
-
-// ExitCodes is the table --help prints (README.md "Exit codes"; what to do
-// for each: docs/operations.md "Exit codes").
-const ExitCodes = `Exit codes:
-  0   ready: restored, already present, or proven new (replicate: clean stop)
-  64  usage: a bad flag or variable (the message names it)
-  65  data: integrity failure, corrupt replica, lineage conflict, replica missing under RESTORE_IF_REPLICA_MISSING=fail
-  69  unavailable: replica unreachable, or the deadline passed
-  73  cannot write the output (DB_PATH's directory)
-  75  temporary: lease held by another writer, or the WAL kept restarting while replicate started
-  77  access denied by the object store
-  78  replicate: the object store ignores the conditional writes the lease needs (LEASE=false to run without it)
-`
 
 // Command is one binary's front.
 type Command struct {
@@ -105,7 +93,20 @@ func (c *Command) Usage(w io.Writer) {
 	if c.Extra != "" {
 		fmt.Fprintf(w, "\n%s", c.Extra)
 	}
-	fmt.Fprintf(w, "\n  --help      show this help\n  --version   print version, commit and Go version\n\n%s", ExitCodes)
+	fmt.Fprintf(w, "\n  --help      show this help\n  --version   print version, commit and Go version\n\n")
+	writeExitCodes(w, sysexit.Binary(c.Name))
+}
+
+// writeExitCodes prints the codes b can exit with and what each means for
+// it, from sysexit.Exits: README.md "Exit codes" is the same table (a test
+// holds both to it), docs/operations.md "Exit codes" says what to do.
+func writeExitCodes(w io.Writer, b sysexit.Binary) {
+	fmt.Fprintln(w, "Exit codes:")
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	for _, e := range sysexit.For(b) {
+		fmt.Fprintf(tw, "  %d\t%s\t%s\n", e.Code, e.Name, e.Meaning(b))
+	}
+	tw.Flush()
 }
 
 // Fail prints err as the one line an operator reads and returns its code.

@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -36,6 +37,12 @@ func TestReplicateSeveral(t *testing.T) {
 		if st.Databases[i].ReplicaURL != want || !st.Databases[i].LeaseHeld {
 			t.Fatalf("database %d: %+v, want replica %s and its lease held", i, st.Databases[i], want)
 		}
+	}
+	// REPLICA_URL itself holds no replica: the summary names none, rather
+	// than an empty one.
+	var top map[string]json.RawMessage
+	if _, body := s.Get("/status"); json.Unmarshal([]byte(body), &top) != nil || top["replica_url"] != nil || top["databases"] == nil {
+		t.Fatalf("/status %s: want databases and no top-level replica_url", body)
 	}
 	_, body := s.Get("/metrics")
 	for _, want := range []string{`litestream_sidecar_ready{db="sonarr.db"} 1`, `litestream_sidecar_ready{db="logs.db"} 1`, `litestream_sidecar_lease_held{db="logs.db"} 1`} {

@@ -3,8 +3,10 @@ package restore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -59,11 +61,8 @@ func verifyOne(ctx context.Context, cfg *config.Config, logger *slog.Logger, tar
 		defer os.RemoveAll(dir)
 		out = filepath.Join(dir, "verify.db")
 	} else {
-		if _, err := os.Stat(out); err == nil {
-			return nil, sysexit.Errorf(sysexit.CantCreate, "--output %s already exists; name a new file", out)
-		}
-		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-			return nil, sysexit.New(sysexit.CantCreate, fmt.Errorf("--output: %w", err))
+		if err := claimOutput(out); err != nil {
+			return nil, err
 		}
 		rep.Output = out
 	}
@@ -83,6 +82,9 @@ func verifyOne(ctx context.Context, cfg *config.Config, logger *slog.Logger, tar
 	f, ferr := fetchPlanned(ctx, cfg, logger, target, src, out, false)
 	if ferr != nil && output != "" {
 		removeAll(out) // a kept copy must be a checked one
+	}
+	if output != "" {
+		defer tidyKept(out)
 	}
 	if f.TXID != 0 {
 		rep.TXID = f.TXID.String()
@@ -104,6 +106,50 @@ func verifyOne(ctx context.Context, cfg *config.Config, logger *slog.Logger, tar
 		return rep, sysexit.New(sysexit.DataErr, fmt.Errorf("describe restored database: %w", err))
 	}
 	return rep, nil
+}
+
+// claimOutput proves, before anything is downloaded, that the copy can be
+// kept at out (--output): neither it nor a file SQLite would read beside it
+// exists (a stale -wal would be read as part of the copy), and a new file
+// can be created there. Otherwise the restore's own writes would fail
+// later, after the download, in words that name a temp file instead of
+// --output. Each refusal names --output and its path, and exits 73.
+func claimOutput(out string) error {
+	for _, p := range []string{out, out + "-wal", out + "-shm", out + "-journal"} {
+		if _, err := os.Lstat(p); err == nil {
+			return sysexit.Errorf(sysexit.CantCreate, "--output %s: %s already exists; name a new file", out, p)
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return sysexit.Errorf(sysexit.CantCreate, "--output %s: cannot create its directory: %w", out, err)
+	}
+	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is --output's, named already
+		}
+		return sysexit.Errorf(sysexit.CantCreate, "--output %s: cannot create the file: %w", out, err)
+	}
+	f.Close()
+	if err := os.Remove(out); err != nil {
+		return sysexit.Errorf(sysexit.CantCreate, "--output %s: %w", out, err)
+	}
+	return nil
+}
+
+// tidyKept removes what SQLite left beside the kept copy at out: the check
+// and Describe open it read-only, and a read-only connection to a database
+// in WAL mode creates an empty -wal and a -shm it cannot remove on close.
+// A kept copy is one file. A -wal holding frames (nothing here writes any)
+// is left, with its -shm, rather than lose them.
+func tidyKept(out string) {
+	if st, err := os.Stat(out + "-wal"); err == nil && st.Size() == 0 {
+		os.Remove(out + "-wal")
+	}
+	if _, err := os.Lstat(out + "-wal"); errors.Is(err, fs.ErrNotExist) {
+		os.Remove(out + "-shm")
+	}
 }
 
 // WriteJSON prints r as one JSON object.

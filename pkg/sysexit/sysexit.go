@@ -1,7 +1,9 @@
-// Package sysexit names the exit codes both binaries use (BSD sysexits, as
-// README.md "Exit codes" lists them; docs/operations.md "Exit codes" says
-// what an operator does for each) and carries a code on an error, so that
-// only cmd/*'s run function turns an error into a process exit status.
+// Package sysexit names the exit codes both binaries use (BSD sysexits),
+// says what each means for each binary (Exits: the table both --help
+// print and README.md "Exit codes" is tested against; docs/operations.md
+// "Exit codes" says what an operator does for each) and carries a code on
+// an error, so that only cmd/*'s run function turns an error into a
+// process exit status.
 package sysexit
 
 import (
@@ -10,7 +12,8 @@ import (
 	"strings"
 )
 
-// Exit codes. Each one is a thing an operator must tell apart.
+// Exit codes. Each one is a thing an operator must tell apart; what each
+// means for each binary is in Exits.
 const (
 	OK          = 0  // ready: restored, already present, or proven new
 	Failure     = 1  // an error nobody classified: a bug to report
@@ -63,28 +66,15 @@ func OneLine(err error) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
 }
 
-// Name is the short name of a code, for logs and the restore marker.
+// Name is the short name of a code (Exits), for the one-line error and the
+// restore marker.
 func Name(code int) string {
-	switch code {
-	case OK:
-		return "ok"
-	case Usage:
-		return "usage"
-	case DataErr:
-		return "data"
-	case Unavailable:
-		return "unavailable"
-	case CantCreate:
-		return "cantcreate"
-	case TempFail:
-		return "tempfail"
-	case NoPerm:
-		return "noperm"
-	case Config:
-		return "config"
-	default:
-		return "failure"
+	for _, e := range Exits {
+		if e.Code == code {
+			return e.Name
+		}
 	}
+	return "failure"
 }
 
 // severity orders the codes from most to least severe: those that need a

@@ -3,6 +3,11 @@ package sysexit_test
 import (
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
@@ -44,4 +49,71 @@ func TestWorse(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestExits: every code the package declares is in Exits, once, with a
+// name and a meaning for at least one binary, so --help and README.md
+// (both held to Exits) list every code a binary can end with. The codes
+// each binary exits with are pinned here: moving one is a decision.
+func TestExits(t *testing.T) {
+	declared := declaredCodes(t)
+	var listed []int
+	for _, e := range sysexit.Exits {
+		if slices.Contains(listed, e.Code) {
+			t.Errorf("code %d listed twice", e.Code)
+		}
+		listed = append(listed, e.Code)
+		if e.Name == "" || e.Restore == "" && e.Replicate == "" {
+			t.Errorf("code %d: %+v; want a name and a meaning for a binary", e.Code, e)
+		}
+		if got := sysexit.Name(e.Code); got != e.Name {
+			t.Errorf("Name(%d) = %q; want %q", e.Code, got, e.Name)
+		}
+	}
+	slices.Sort(listed)
+	if !slices.Equal(listed, declared) {
+		t.Errorf("Exits lists %v; the package declares %v", listed, declared)
+	}
+	for b, want := range map[sysexit.Binary][]int{
+		sysexit.Restore:   {0, 1, 64, 65, 69, 73, 75, 77},
+		sysexit.Replicate: {0, 1, 64, 65, 69, 73, 75, 77, 78},
+	} {
+		var got []int
+		for _, e := range sysexit.For(b) {
+			got = append(got, e.Code)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s exits with %v; want %v", b, got, want)
+		}
+	}
+}
+
+// declaredCodes is the integer constants of sysexit.go, sorted.
+func declaredCodes(t *testing.T) []int {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), "sysexit.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codes []int
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range g.Specs {
+			for _, v := range spec.(*ast.ValueSpec).Values {
+				if lit, ok := v.(*ast.BasicLit); ok && lit.Kind == token.INT {
+					n, _ := strconv.Atoi(lit.Value)
+					codes = append(codes, n)
+				}
+			}
+		}
+	}
+	slices.Sort(codes)
+	if len(codes) < 2 {
+		t.Fatalf("found the constants %v in sysexit.go; the parse is wrong", codes)
+	}
+	return codes
 }

@@ -19,7 +19,7 @@ type Status struct {
 	Reason          string     `json:"reason,omitempty"` // why not ready
 	State           string     `json:"state"`
 	DBPath          string     `json:"db_path"`
-	ReplicaURL      string     `json:"replica_url"`
+	ReplicaURL      string     `json:"replica_url,omitempty"` // none for several databases: see Databases
 	LocalTXID       string     `json:"local_txid,omitempty"`
 	ReplicaTXID     string     `json:"replica_txid,omitempty"`
 	LagSeconds      float64    `json:"lag_seconds"`
@@ -38,7 +38,9 @@ type Status struct {
 	// boot. It never turns false again in a process's life.
 	Started bool `json:"started"`
 	// Databases: with several databases, each one's status; the fields
-	// above then sum them up (Combine).
+	// above then sum them up (Combine). Each replicates to REPLICA_URL/<file
+	// name>, and REPLICA_URL itself holds no replica, so the summary names
+	// none: an empty replica_url would read as a replica at "".
 	Databases []Status `json:"databases,omitempty"`
 }
 
