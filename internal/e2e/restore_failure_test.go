@@ -140,3 +140,41 @@ func TestRestoreRefusals(t *testing.T) {
 		}
 	})
 }
+
+// TestMissingReplicaDirectory: the directory of a file:// REPLICA_URL is
+// its bucket. Missing, both binaries exit 65 at once with the missing
+// bucket's wording, and restore writes nothing (no "new" marker: the
+// replica was not proven empty). With several databases it is REPLICA_URL's
+// own directory that must exist; each database's sub-directory is its
+// prefix, missing until its first sync, so a first boot is still proven new.
+func TestMissingReplicaDirectory(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "backups", "app")
+	want := `replica directory does not exist: "` + missing + `" (check the directory in REPLICA_URL)`
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "app.db")
+	env := []string{"DB_PATH=" + dbPath, "REPLICA_URL=file://" + missing}
+
+	r := runRestore(t, env)
+	assertFailed(t, r, 65, dbPath)
+	if line := lastLine(r.Stderr); !strings.HasSuffix(line, want) {
+		t.Fatalf("restore's error line is not %q: %s", want, line)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Fatalf("restore wrote %s beside DB_PATH", ents[0].Name())
+	}
+
+	s := startSidecar(t, env)
+	if code := s.exited(t, 60*time.Second); code != 65 || !strings.HasSuffix(lastLine(s.Output()), want) {
+		t.Fatalf("replicate: exit %d, want 65 and %q: %s", code, want, s.Output())
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Fatalf("replicate created the replica directory (stat: %v)", err)
+	}
+
+	root := t.TempDir()
+	several := filepath.Join(dir, "a.db") + "," + filepath.Join(dir, "b.db")
+	r = runRestore(t, []string{"DB_PATH=" + several, "REPLICA_URL=file://" + root})
+	if r.Code != 0 {
+		t.Fatalf("several databases under an existing REPLICA_URL directory: exit %d, want 0 (proven new): %s", r.Code, r.Stderr)
+	}
+}
