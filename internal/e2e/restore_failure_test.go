@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -177,4 +178,41 @@ func TestMissingReplicaDirectory(t *testing.T) {
 	if r.Code != 0 {
 		t.Fatalf("several databases under an existing REPLICA_URL directory: exit %d, want 0 (proven new): %s", r.Code, r.Stderr)
 	}
+}
+
+// TestHTTPSToHTTPEndpoint: S3_ENDPOINT=https:// pointed at a plain-HTTP
+// store gets the same answer on every retry ("server gave HTTP response to
+// HTTPS client"). Both binaries exit 64 at once, with one line naming
+// S3_ENDPOINT and the scheme, instead of retrying until RESTORE_TIMEOUT
+// (restore) or for ever (replicate's wait for the lease). The bound is
+// far below the 50 s deadline and far above a slow machine's start.
+func TestHTTPSToHTTPEndpoint(t *testing.T) {
+	m := testenv.NewMinIO(t)
+	mustMakeBucket(t, m, "backups")
+	endpoint := "https://" + strings.TrimPrefix(m.Endpoint, "http://")
+	want := "S3_ENDPOINT " + endpoint + " answers plain HTTP, not HTTPS: use the scheme http://, not https://"
+	env := append(slices.DeleteFunc(m.Env(), func(e string) bool { return strings.HasPrefix(e, "S3_ENDPOINT=") }),
+		"S3_ENDPOINT="+endpoint, "REPLICA_URL=s3://backups/app", "RESTORE_TIMEOUT=50s")
+
+	dbPath := filepath.Join(t.TempDir(), "app.db")
+	r := runRestore(t, append(env, "DB_PATH="+dbPath))
+	assertFailed(t, r, 64, dbPath)
+	if line := lastLine(r.Stderr); !strings.Contains(line, want) {
+		t.Fatalf("restore's error line lacks %q: %s", want, line)
+	}
+	if r.Duration > 20*time.Second {
+		t.Fatalf("restore took %s: it retried an answer that never changes", r.Duration)
+	}
+
+	dbPath = filepath.Join(t.TempDir(), "app.db")
+	openApp(t, dbPath).Close()
+	start := time.Now()
+	s := startSidecar(t, append(env, "DB_PATH="+dbPath))
+	if code := s.exited(t, 60*time.Second); code != 64 || !strings.Contains(lastLine(s.Output()), want) {
+		t.Fatalf("replicate: exit %d, want 64 and %q: %s", code, want, s.Output())
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Fatalf("replicate took %s to exit: it retried an answer that never changes", d)
+	}
+	assertNoSecret(t, testenv.Result{Stderr: s.Output()})
 }

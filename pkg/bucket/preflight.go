@@ -120,7 +120,7 @@ func (s *Store) probe(ctx context.Context) (Contents, error) {
 	case errs[0] != nil:
 		return Contents{}, s.classifyCtx(ctx, errs[0])
 	case !exists:
-		return Contents{}, sysexit.New(sysexit.DataErr, fmt.Errorf("%w: %q (check the bucket in REPLICA_URL)", ErrNoBucket, s.Bucket))
+		return Contents{}, final(sysexit.DataErr, fmt.Errorf("%w: %q (check the bucket in REPLICA_URL)", ErrNoBucket, s.Bucket))
 	}
 	if c.Moving != "" || c.Empty() {
 		// What a new history left behind matters only when the levels
