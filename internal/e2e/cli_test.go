@@ -27,6 +27,7 @@ func TestConfigErrors(t *testing.T) {
 		{"bad flag value", append(creds, "REPLICA_URL=s3://backups/app"), []string{"--db-path=/tmp/x/app.db", "--log-format=xml"}, "LOG_FORMAT"},
 		{"unknown flag", creds, []string{"--no-such-flag"}, "no-such-flag"},
 		{"DB_PATH an existing directory", append(creds, "REPLICA_URL=s3://backups/app", "DB_PATH="+dir), nil, `invalid DB_PATH: "` + dir + `" names a directory`},
+		{"DB_PATH a relative item after a comma", append(creds, "REPLICA_URL=s3://backups/app", "DB_PATH=/x/app.db,logs.db"), nil, `invalid DB_PATH: item 2 "logs.db" is not an absolute path`},
 		{"DB_PATH two files of one name", append(creds, "REPLICA_URL=s3://backups/app", "DB_PATH=/a/app.db,/b/app.db"), nil, `invalid DB_PATH: "/a/app.db" and "/b/app.db" have the same file name`},
 	} {
 		for _, bin := range []string{"restore", "replicate"} {
@@ -46,6 +47,24 @@ func TestConfigErrors(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestDBPathWithComma: a DB_PATH with a comma that names an existing
+// database stays one path, as it always was: restore keeps it (exit 0)
+// instead of refusing it as a list with a relative item.
+func TestDBPathWithComma(t *testing.T) {
+	bins := testenv.Binaries(t)
+	dbPath := filepath.Join(t.TempDir(), "app.db,logs.db")
+	db := openApp(t, dbPath)
+	insertRows(t, db, 1, 3)
+	db.Close()
+	r := testenv.Exec(t, 30*time.Second, filepath.Join(bins, "restore"), []string{"DB_PATH=" + dbPath, "REPLICA_URL=file://" + t.TempDir()})
+	if r.Code != 0 || !strings.Contains(r.Stderr, "database already present") {
+		t.Fatalf("restore of an existing %s: exit %d, want 0 keeping it: %s", dbPath, r.Code, r.Stderr)
+	}
+	if got := rows(t, dbPath); len(got) != 3 {
+		t.Fatalf("the database holds %d rows, want the 3 it had", len(got))
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -139,4 +140,79 @@ func TestRestoreRefusals(t *testing.T) {
 			t.Fatal("the blocking file was changed")
 		}
 	})
+}
+
+// TestMissingReplicaDirectory: the directory of a file:// REPLICA_URL is
+// its bucket. Missing, both binaries exit 65 at once with the missing
+// bucket's wording, and restore writes nothing (no "new" marker: the
+// replica was not proven empty). With several databases it is REPLICA_URL's
+// own directory that must exist; each database's sub-directory is its
+// prefix, missing until its first sync, so a first boot is still proven new.
+func TestMissingReplicaDirectory(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "backups", "app")
+	want := `replica directory does not exist: "` + missing + `" (check the directory in REPLICA_URL)`
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "app.db")
+	env := []string{"DB_PATH=" + dbPath, "REPLICA_URL=file://" + missing}
+
+	r := runRestore(t, env)
+	assertFailed(t, r, 65, dbPath)
+	if line := lastLine(r.Stderr); !strings.HasSuffix(line, want) {
+		t.Fatalf("restore's error line is not %q: %s", want, line)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Fatalf("restore wrote %s beside DB_PATH", ents[0].Name())
+	}
+
+	s := startSidecar(t, env)
+	if code := s.exited(t, 60*time.Second); code != 65 || !strings.HasSuffix(lastLine(s.Output()), want) {
+		t.Fatalf("replicate: exit %d, want 65 and %q: %s", code, want, s.Output())
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Fatalf("replicate created the replica directory (stat: %v)", err)
+	}
+
+	root := t.TempDir()
+	several := filepath.Join(dir, "a.db") + "," + filepath.Join(dir, "b.db")
+	r = runRestore(t, []string{"DB_PATH=" + several, "REPLICA_URL=file://" + root})
+	if r.Code != 0 {
+		t.Fatalf("several databases under an existing REPLICA_URL directory: exit %d, want 0 (proven new): %s", r.Code, r.Stderr)
+	}
+}
+
+// TestHTTPSToHTTPEndpoint: S3_ENDPOINT=https:// pointed at a plain-HTTP
+// store gets the same answer on every retry ("server gave HTTP response to
+// HTTPS client"). Both binaries exit 64 at once, with one line naming
+// S3_ENDPOINT and the scheme, instead of retrying until RESTORE_TIMEOUT
+// (restore) or for ever (replicate's wait for the lease). The bound is
+// far below the 50 s deadline and far above a slow machine's start.
+func TestHTTPSToHTTPEndpoint(t *testing.T) {
+	m := testenv.NewMinIO(t)
+	mustMakeBucket(t, m, "backups")
+	endpoint := "https://" + strings.TrimPrefix(m.Endpoint, "http://")
+	want := "S3_ENDPOINT " + endpoint + " answers plain HTTP, not HTTPS: use the scheme http://, not https://"
+	env := append(slices.DeleteFunc(m.Env(), func(e string) bool { return strings.HasPrefix(e, "S3_ENDPOINT=") }),
+		"S3_ENDPOINT="+endpoint, "REPLICA_URL=s3://backups/app", "RESTORE_TIMEOUT=50s")
+
+	dbPath := filepath.Join(t.TempDir(), "app.db")
+	r := runRestore(t, append(env, "DB_PATH="+dbPath))
+	assertFailed(t, r, 64, dbPath)
+	if line := lastLine(r.Stderr); !strings.Contains(line, want) {
+		t.Fatalf("restore's error line lacks %q: %s", want, line)
+	}
+	if r.Duration > 20*time.Second {
+		t.Fatalf("restore took %s: it retried an answer that never changes", r.Duration)
+	}
+
+	dbPath = filepath.Join(t.TempDir(), "app.db")
+	openApp(t, dbPath).Close()
+	start := time.Now()
+	s := startSidecar(t, append(env, "DB_PATH="+dbPath))
+	if code := s.exited(t, 60*time.Second); code != 64 || !strings.Contains(lastLine(s.Output()), want) {
+		t.Fatalf("replicate: exit %d, want 64 and %q: %s", code, want, s.Output())
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Fatalf("replicate took %s to exit: it retried an answer that never changes", d)
+	}
+	assertNoSecret(t, testenv.Result{Stderr: s.Output()})
 }

@@ -89,7 +89,7 @@ func New(cfg *config.Config, opts ...Option) (*Store, error) {
 	mo := &minio.Options{
 		Creds:        creds,
 		Secure:       secure,
-		Transport:    &clockTransport{next: tr, clock: clock},
+		Transport:    &dnsTransport{next: &clockTransport{next: tr, clock: clock}, now: time.Now},
 		Region:       cfg.S3Region,
 		BucketLookup: lookup,
 	}
@@ -170,23 +170,28 @@ func (s *Store) read(ctx context.Context, key string, opts minio.GetObjectOption
 // Endpoint is the S3 endpoint the store talks to, for error lines.
 func (s *Store) Endpoint() string { return s.Client.EndpointURL().String() }
 
-// Classify wraps err, from a minio-go call, with its class and exit code.
+// Classify wraps err, from a minio-go call, with its class and exit code;
+// an answer a retry cannot change is also marked ErrPermanent
+// (permanent.go).
 func Classify(err error) error {
 	if err == nil {
 		return nil
 	}
+	if c := classifyRequest(err); c != nil {
+		return c
+	}
 	resp := minio.ToErrorResponse(err)
 	switch resp.Code {
 	case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled", "InvalidToken", "ExpiredToken":
-		return sysexit.New(sysexit.NoPerm, fmt.Errorf("%w: %s (check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and the bucket policy)", ErrDenied, resp.Code))
+		return final(sysexit.NoPerm, fmt.Errorf("%w: %s (check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and the bucket policy)", ErrDenied, resp.Code))
 	case "NoSuchBucket":
-		return sysexit.New(sysexit.DataErr, fmt.Errorf("%w: %q (check the bucket in REPLICA_URL)", ErrNoBucket, resp.BucketName))
+		return final(sysexit.DataErr, fmt.Errorf("%w: %q (check the bucket in REPLICA_URL)", ErrNoBucket, resp.BucketName))
 	}
 	if resp.StatusCode == 403 {
-		return sysexit.New(sysexit.NoPerm, fmt.Errorf("%w: HTTP 403 %s", ErrDenied, resp.Code))
+		return final(sysexit.NoPerm, fmt.Errorf("%w: HTTP 403 %s", ErrDenied, resp.Code))
+	}
+	if rejected(resp) {
+		return rejection(resp)
 	}
 	return sysexit.New(sysexit.Unavailable, fmt.Errorf("%w: %s", ErrUnreachable, sysexit.OneLine(err)))
 }
-
-// Retryable reports whether a classified error may go away by itself.
-func Retryable(err error) bool { return errors.Is(err, ErrUnreachable) }

@@ -120,7 +120,7 @@ func (s *Store) probe(ctx context.Context) (Contents, error) {
 	case errs[0] != nil:
 		return Contents{}, s.classifyCtx(ctx, errs[0])
 	case !exists:
-		return Contents{}, sysexit.New(sysexit.DataErr, fmt.Errorf("%w: %q (check the bucket in REPLICA_URL)", ErrNoBucket, s.Bucket))
+		return Contents{}, final(sysexit.DataErr, fmt.Errorf("%w: %q (check the bucket in REPLICA_URL)", ErrNoBucket, s.Bucket))
 	}
 	if c.Moving != "" || c.Empty() {
 		// What a new history left behind matters only when the levels
@@ -236,9 +236,41 @@ func backupPrefix(key string) (string, bool) {
 	return "", false
 }
 
+// ErrNoDir is ErrNoBucket for a file:// replica: the directory REPLICA_URL
+// names does not exist. errors.Is matches it with ErrNoBucket too.
+var ErrNoDir error = noDir{}
+
+type noDir struct{}
+
+func (noDir) Error() string        { return "replica directory does not exist" }
+func (noDir) Is(target error) bool { return target == ErrNoBucket }
+
+// LocalDir is the bucket check of a file:// replica: the directory
+// REPLICA_URL names must exist, as the bucket of an s3:// one must. A
+// missing directory is a typo or a volume that is not mounted far more
+// often than a replica nobody wrote to yet; read as empty, it proved the
+// replica new and started the app on an empty database while the backup
+// lay elsewhere. With several databases it is REPLICA_URL's directory:
+// each database's sub-directory is its prefix, created by its first sync.
+func LocalDir(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return sysexit.New(sysexit.DataErr, fmt.Errorf("%w: %q (check the directory in REPLICA_URL)", ErrNoDir, dir))
+	case errors.Is(err, os.ErrPermission):
+		return sysexit.New(sysexit.NoPerm, fmt.Errorf("%w: %v", ErrDenied, err))
+	case err != nil:
+		return sysexit.New(sysexit.Unavailable, fmt.Errorf("%w: %v", ErrUnreachable, err))
+	case !fi.IsDir():
+		return sysexit.New(sysexit.DataErr, fmt.Errorf("%w: %q is a file (check the directory in REPLICA_URL)", ErrNoDir, dir))
+	}
+	return nil
+}
+
 // LocalContents is Preflight for a file:// replica directory. A missing
-// directory is an empty replica; any other error is one we cannot prove
-// empty, so it is reported.
+// directory is an empty replica (the caller checked REPLICA_URL's own
+// with LocalDir, as the bucket of an s3:// one); any other error is one we
+// cannot prove empty, so it is reported.
 func LocalContents(dir string) (Contents, error) {
 	var c Contents
 	for _, d := range []struct {

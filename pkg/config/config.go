@@ -43,8 +43,8 @@ const (
 // lower-case, dashed form), envDefault, help, mode (which binaries use it:
 // r = restore, v = restore --verify, s = replicate sidecar; empty = all).
 type Config struct {
-	DBPath     string `env:"DB_PATH" mode:"rvs" help:"the SQLite database file the app uses, or a comma-separated list of absolute paths, each replicated to REPLICA_URL/<file name> (required)"`
-	ReplicaURL string `env:"REPLICA_URL" help:"where the replica lives: s3://bucket/prefix, or file:///dir for local use (required)"`
+	DBPath     string `env:"DB_PATH" mode:"rvs" help:"the SQLite database file the app uses, or a comma-separated list of absolute paths, each replicated to REPLICA_URL/<file name>; a relative item after a comma is an error unless the whole value is a path that exists (the file, or the directory with the comma in its name) (required)"`
+	ReplicaURL string `env:"REPLICA_URL" help:"where the replica lives: s3://bucket/prefix, or file:///dir for local use, a directory that exists (required)"`
 
 	S3Endpoint   string `env:"S3_ENDPOINT" help:"S3 endpoint for MinIO and other non-AWS stores, e.g. http://minio.default.svc:9000; path-style addressing is used when set"`
 	S3Region     string `env:"S3_REGION" envDefault:"us-east-1" help:"S3 region"`

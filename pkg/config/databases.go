@@ -9,21 +9,39 @@ import (
 )
 
 // DBPaths is DB_PATH split: one path, or a comma-separated list of
-// absolute paths (items trimmed of spaces). A comma followed by anything
-// but an absolute path is part of a single path, so that a path with a
-// comma in it keeps meaning what it always meant.
+// absolute paths (items trimmed of spaces). A value whose items are not
+// all absolute is one path only where the filesystem shows it is
+// (commaPathExists): a relative item after a comma is a mistyped list far
+// more often than a file name with a comma in it, and read as one path it
+// would restore to, and wait for, a file nobody uses. Otherwise the items
+// are returned as they are, and Validate refuses the relative ones.
 func (c *Config) DBPaths() []string {
 	items := strings.Split(c.DBPath, ",")
 	if len(items) < 2 {
 		return []string{c.DBPath}
 	}
+	relative := false
 	for i := range items {
 		items[i] = strings.TrimSpace(items[i])
-		if items[i] != "" && !filepath.IsAbs(items[i]) {
-			return []string{c.DBPath}
-		}
+		relative = relative || (items[i] != "" && !filepath.IsAbs(items[i]))
+	}
+	if relative && commaPathExists(c.DBPath) {
+		return []string{c.DBPath}
 	}
 	return items
+}
+
+// commaPathExists reports whether p, holding a comma, is a path the
+// filesystem has: the file itself, or, when the last comma is in a
+// directory's name, that directory (the database may not exist yet on a
+// first boot, the directory holding it does).
+func commaPathExists(p string) bool {
+	if _, err := os.Stat(p); err == nil {
+		return true
+	}
+	i := strings.LastIndex(p, ",")
+	j := strings.Index(p[i:], "/")
+	return j > 0 && isDir(p[:i+j])
 }
 
 // Several reports whether DB_PATH names more than one database.
@@ -66,12 +84,16 @@ func (c *Config) validateDBPaths(bad func(name, format string, args ...any)) {
 		bad("DB_PATH", "is required (the SQLite file the app uses, e.g. /data/app.db)")
 		return
 	}
-	var empty, dirs, dups []string
+	var empty, relative, dirs, dups []string
 	seen := map[string]string{}
-	for i, p := range c.DBPaths() {
+	paths := c.DBPaths()
+	for i, p := range paths {
 		switch {
 		case p == "":
 			empty = append(empty, "item "+strconv.Itoa(i+1))
+			continue
+		case len(paths) > 1 && !filepath.IsAbs(p):
+			relative = append(relative, "item "+strconv.Itoa(i+1)+" "+strconv.Quote(short(p)))
 			continue
 		case strings.HasSuffix(p, "/") || isDir(p):
 			dirs = append(dirs, strconv.Quote(short(p)))
@@ -85,6 +107,13 @@ func (c *Config) validateDBPaths(bad func(name, format string, args ...any)) {
 	}
 	if len(empty) > 0 {
 		bad("DB_PATH", "has an empty item (%s); want one path or a comma-separated list of paths", strings.Join(empty, ", "))
+	}
+	if len(relative) > 0 {
+		verb := "is not an absolute path"
+		if len(relative) > 1 {
+			verb = "are not absolute paths"
+		}
+		bad("DB_PATH", "%s %s: a comma separates databases, each an absolute path (one path with a comma in it must already exist: the file, or the directory with the comma in its name)", strings.Join(relative, ", "), verb)
 	}
 	if len(dirs) > 0 {
 		bad("DB_PATH", "%s names a directory; it must name the database file", strings.Join(dirs, ", "))

@@ -13,6 +13,16 @@ import (
 // TestDatabases pins issue 16's contract: one path keeps REPLICA_URL as it
 // is; several each replicate to <REPLICA_URL>/<file name>.
 func TestDatabases(t *testing.T) {
+	// A path with a comma in it is one path when the filesystem has it:
+	// the directory with the comma in its name, or the file itself.
+	dir := t.TempDir()
+	commaDir, commaFile := filepath.Join(dir, "a,_b"), filepath.Join(dir, "app.db,logs.db")
+	if err := os.Mkdir(commaDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(commaFile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		dbPath, url string
 		want        [][2]string // DBPath, ReplicaURL of each
@@ -20,8 +30,9 @@ func TestDatabases(t *testing.T) {
 		{"/data/app.db", "s3://backups/app/", [][2]string{{"/data/app.db", "s3://backups/app/"}}},
 		{"/config/sonarr.db,/config/logs.db", "s3://backups/sonarr",
 			[][2]string{{"/config/sonarr.db", "s3://backups/sonarr/sonarr.db"}, {"/config/logs.db", "s3://backups/sonarr/logs.db"}}},
-		{"/tmp/TestX_a,_b123/001/app.db", "s3://backups/app", [][2]string{{"/tmp/TestX_a,_b123/001/app.db", "s3://backups/app"}}},
-		{"data/a.db,data/b.db", "s3://backups/app", [][2]string{{"data/a.db,data/b.db", "s3://backups/app"}}},
+		{commaDir + "/app.db", "s3://backups/app", [][2]string{{commaDir + "/app.db", "s3://backups/app"}}},
+		{commaFile, "s3://backups/app", [][2]string{{commaFile, "s3://backups/app"}}},
+		{"data/app.db", "s3://backups/app", [][2]string{{"data/app.db", "s3://backups/app"}}},
 		{" /a/x.db , /b/y.db ", "file:///var/backups/app",
 			[][2]string{{"/a/x.db", "file:///var/backups/app/x.db"}, {"/b/y.db", "file:///var/backups/app/y.db"}}},
 	} {
@@ -47,8 +58,9 @@ func TestDatabases(t *testing.T) {
 	}
 }
 
-// TestDatabasesInvalid: an empty item, a directory, or two files of the
-// same name exit 64 naming DB_PATH and the items.
+// TestDatabasesInvalid: an empty item, a relative item in a list, a
+// directory, or two files of the same name exit 64 naming DB_PATH and the
+// items.
 func TestDatabasesInvalid(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.Mkdir(filepath.Join(dir, "d.db"), 0o755); err != nil {
@@ -61,6 +73,13 @@ func TestDatabasesInvalid(t *testing.T) {
 		{"/a/x.db," + filepath.Join(dir, "d.db"), "names a directory"},
 		{filepath.Join(dir, "d.db"), "names a directory"},
 		{"/data/", "names a directory"},
+		// A relative item after a comma is a mistyped list, not one path,
+		// unless that path exists (TestDatabases).
+		{"/x/app.db,logs.db", `item 2 "logs.db" is not an absolute path`},
+		{"/x/app.db, logs.db", `item 2 "logs.db" is not an absolute path`},
+		{"data/a.db,data/b.db", `item 1 "data/a.db", item 2 "data/b.db" are not absolute paths`},
+		{filepath.Join(dir, "no,_such") + "/app.db", `item 2 "_such/app.db" is not an absolute path`},
+		{filepath.Join(dir, "app.db,logs.db"), `item 2 "logs.db" is not an absolute path`},
 	} {
 		for _, mode := range []config.Mode{config.Restore, config.Replicate} {
 			_, err := load(t, mode, []string{"DB_PATH=" + tc.dbPath, "REPLICA_URL=s3://backups/app"})

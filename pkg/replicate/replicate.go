@@ -55,6 +55,7 @@ import (
 	"github.com/benbjohnson/litestream"
 	"github.com/superfly/ltx"
 
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/bucket"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/config"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/dbfile"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/engine"
@@ -74,6 +75,12 @@ var errStopped = errors.New("stopped")
 // Run is sidecar mode. It returns nil after a clean stop: a signal on
 // signals, then a final sync within SHUTDOWN_TIMEOUT.
 func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, signals <-chan os.Signal) error {
+	if loc := cfg.Location(); loc.Scheme == "file" {
+		// As a missing bucket stops the lease's probe of an s3:// one.
+		if err := bucket.LocalDir(loc.Dir); err != nil {
+			return err
+		}
+	}
 	if cfg.Several() {
 		return runSeveral(ctx, cfg, logger, signals)
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/bucket"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/config"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxrestore"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
@@ -21,6 +22,9 @@ import (
 // database is ready; otherwise a sysexit.Parts error: one line per failing
 // database, naming it, and the most severe of their codes.
 func RunAll(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target) ([]Result, error) {
+	if err := localDir(cfg); err != nil {
+		return nil, err
+	}
 	cfgs := cfg.Each()
 	if len(cfgs) == 1 {
 		res, err := Run(ctx, cfgs[0], logger, target)
@@ -52,6 +56,9 @@ func RunAll(ctx context.Context, cfg *config.Config, logger *slog.Logger, target
 // database, named as in DB_PATH. Every report that was made is returned,
 // in DB_PATH's order, whatever the others did.
 func VerifyAll(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target, output string) ([]*Report, error) {
+	if err := localDir(cfg); err != nil {
+		return nil, err
+	}
 	cfgs := cfg.Each()
 	if len(cfgs) == 1 {
 		rep, err := Verify(ctx, cfg, logger, target, output)
@@ -125,6 +132,16 @@ func takeTurn(ctx context.Context, turns chan struct{}) (release func()) {
 func severalTarget(t Target) error {
 	if t.TXID != 0 {
 		return sysexit.Errorf(sysexit.Usage, "--txid names a position in one database's history; with several databases in DB_PATH use --timestamp, or restore one with REPLICA_URL=<REPLICA_URL>/<file name>")
+	}
+	return nil
+}
+
+// localDir checks that the directory of a file:// REPLICA_URL exists, as
+// the preflight checks an s3:// one's bucket (bucket.LocalDir): once, for
+// every database under it.
+func localDir(cfg *config.Config) error {
+	if loc := cfg.Location(); loc.Scheme == "file" {
+		return bucket.LocalDir(loc.Dir)
 	}
 	return nil
 }
