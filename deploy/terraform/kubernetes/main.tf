@@ -83,7 +83,10 @@ locals {
 
 data "kustomization_overlay" "this" {
   resources   = ["${local.k8s}/base"]
-  components  = local.vault == null ? [] : ["${local.k8s}/components/vault-credentials"]
+  components = concat(
+    local.vault == null ? [] : ["${local.k8s}/components/vault-credentials"],
+    var.monitoring ? ["${local.k8s}/components/prometheus-operator"] : [],
+  )
   namespace   = var.namespace
   name_prefix = local.prefix
 
