@@ -115,6 +115,8 @@ func TestTerraformValidation(t *testing.T) {
 		{"replica-url-without-prefix", map[string]string{"replica_url": `"s3://litestream"`}, "with a prefix"},
 		{"db-path-outside-data-mount", map[string]string{"db_path": `["/app/config/db/a.db", "/app/other/b.db"]`}, "directly in data_mount_path"},
 		{"two-credential-sources", map[string]string{"credentials": `{ secret_name = "s", vault = {} }`}, "exactly one of secret_name and vault"},
+		{"monitoring-not-a-bool", map[string]string{"monitoring": `"operator"`}, "a bool is required"},
+		{"monitoring-null", map[string]string{"monitoring": "null"}, "must not be null"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			out, err := tf.planModule(t, c.vars)
@@ -128,8 +130,14 @@ func TestTerraformValidation(t *testing.T) {
 		})
 	}
 	// The same root with valid inputs plans: the failures above are the inputs'.
-	if out, err := tf.planModule(t, map[string]string{"termination_grace_period_seconds": "91", "shutdown_timeout": `"1m30s"`}); err != nil {
-		t.Fatalf("valid inputs refused: %v\n%s", err, out)
+	for _, vars := range []map[string]string{
+		{"termination_grace_period_seconds": "91", "shutdown_timeout": `"1m30s"`},
+		{"monitoring": "true"},
+		{"monitoring": "false"},
+	} {
+		if out, err := tf.planModule(t, vars); err != nil {
+			t.Fatalf("valid inputs %v refused: %v\n%s", vars, err, out)
+		}
 	}
 }
 
