@@ -116,7 +116,6 @@ func TestTerraformValidation(t *testing.T) {
 		{"db-path-outside-data-mount", map[string]string{"db_path": `["/app/config/db/a.db", "/app/other/b.db"]`}, "directly in data_mount_path"},
 		{"two-credential-sources", map[string]string{"credentials": `{ secret_name = "s", vault = {} }`}, "exactly one of secret_name and vault"},
 		{"monitoring-not-a-bool", map[string]string{"monitoring": `"operator"`}, "a bool is required"},
-		{"monitoring-null", map[string]string{"monitoring": "null"}, "must not be null"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			out, err := tf.planModule(t, c.vars)
