@@ -106,7 +106,7 @@ IMAGE_PLATFORMS := linux/amd64,linux/arm64
 IMAGE_CREATED ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 IMAGE_BUILD_ARGS := --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) --build-arg CREATED=$(IMAGE_CREATED)
 
-.PHONY: dist image image-oci image-check render
+.PHONY: dist image image-oci image-check render rules
 
 ## dist: static restore + replicate for linux/amd64 and linux/arm64 into dist/<arch>/
 dist: $(addprefix dist-,$(DIST_ARCHES))
@@ -131,6 +131,11 @@ image-oci: dist
 ## image-check: inspect the OCI image, extract its binaries, run them against MinIO (amd64 native, arm64 under qemu)
 image-check: image-oci tools
 	IMAGE_VERSION=$(VERSION) ci/image-check.sh dist/image.oci
+
+## rules: the PrometheusRule's alerts as a plain Prometheus rule file (deploy/prometheus/, checked in)
+rules:
+	go run ./deploy/cmd/rules deploy > deploy/prometheus/litestream-sidecar.rules.yaml.tmp
+	mv deploy/prometheus/litestream-sidecar.rules.yaml.tmp deploy/prometheus/litestream-sidecar.rules.yaml
 
 ## render: the Kubernetes manifests as kubectl would apply them (kustomize), into dist/k8s/
 render:

@@ -178,7 +178,7 @@ func checkAlertMetrics(t *testing.T, s *testenv.Sidecar) {
 		}
 	}
 	used := map[string]string{}
-	for _, a := range ruleAlerts(render(t, "overseerr").Rule) {
+	for _, a := range ruleAlerts(render(t, "overseerr-vault").Rule) {
 		for _, n := range metricName.FindAllString(a.expr, -1) {
 			used[n] = "alert " + a.name
 		}

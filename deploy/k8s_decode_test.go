@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,6 +17,10 @@ import (
 // rendered is a kustomization rendered and decoded: the built-in kinds
 // strictly into k8s.io/api types (an unknown or misspelt field fails the
 // decode), the CRDs (Prometheus Operator, External Secrets) as maps.
+// Decoded as kubectl sends them: YAML to JSON with no Go type in view, then
+// JSON into the type. yaml.UnmarshalStrict would look at the target field
+// and turn an unquoted 0000 back into the string "0000"; kubectl sends the
+// number, and the API server refuses it.
 type rendered struct {
 	Deployment     *appsv1.Deployment
 	ConfigMaps     map[string]*corev1.ConfigMap
@@ -49,7 +54,7 @@ func render(t *testing.T, example string) *rendered {
 		r.Namespaces[head.Metadata.Namespace] = append(r.Namespaces[head.Metadata.Namespace], head.Kind)
 		strict := func(into any) {
 			t.Helper()
-			if err := yaml.UnmarshalStrict(doc, into); err != nil {
+			if err := decodeAsKubectl(doc, into); err != nil {
 				t.Fatalf("%s: %s does not decode strictly into k8s.io/api: %v", example, head.Kind, err)
 			}
 		}
@@ -93,6 +98,21 @@ func render(t *testing.T, example string) *rendered {
 		t.Fatalf("%s: no Deployment rendered", example)
 	}
 	return r
+}
+
+// decodeAsKubectl decodes one YAML document the way it reaches the API
+// server: kubectl converts it to JSON by YAML's own types (an unquoted
+// 0000 is a number), and the server decodes that JSON into the Go type,
+// refusing unknown fields (strict validation) and a number where a string
+// belongs.
+func decodeAsKubectl(doc []byte, into any) error {
+	j, err := yaml.YAMLToJSON(doc)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(j))
+	dec.DisallowUnknownFields()
+	return dec.Decode(into)
 }
 
 // container finds a container or initContainer of the pod by name.

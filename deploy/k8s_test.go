@@ -28,11 +28,14 @@ const (
 )
 
 // examples are the overlays under deploy/k8s users apply, with the number
-// of databases each one's pod serves.
+// of databases each one's pod serves and whether they include the
+// prometheus-operator component (the others must apply to a cluster without
+// the operator's CRDs).
 var examples = []struct {
-	name string
-	dbs  int
-}{{"overseerr", 1}, {"overseerr-vault", 1}, {"sonarr", 2}}
+	name       string
+	dbs        int
+	monitoring bool
+}{{"overseerr", 1, false}, {"overseerr-vault", 1, true}, {"sonarr", 2, false}}
 
 // dbPaths splits DB_PATH the way both binaries do.
 func dbPaths(s string) []string { return (&config.Config{DBPath: s}).DBPaths() }
@@ -184,7 +187,7 @@ func TestKubernetesWiring(t *testing.T) {
 
 			checkSecurity(t, spec, restore, replicate, app)
 			checkCredentials(t, r, spec, restore, replicate)
-			checkMonitoring(t, r, replicate)
+			checkMonitoring(t, r, replicate, example.monitoring)
 		})
 	}
 }
@@ -282,8 +285,17 @@ func secretKeys(t *testing.T, r *rendered, name string) []string {
 	return keys
 }
 
-func checkMonitoring(t *testing.T, r *rendered, replicate *corev1.Container) {
+// checkMonitoring: an example with the prometheus-operator component scrapes
+// the sidecar and alerts on it; one without renders neither custom
+// resource, so a cluster without the operator takes it.
+func checkMonitoring(t *testing.T, r *rendered, replicate *corev1.Container, monitoring bool) {
 	t.Helper()
+	if !monitoring {
+		if r.PodMonitor != nil || r.Rule != nil {
+			t.Error("PodMonitor or PrometheusRule rendered: a cluster without the Prometheus Operator refuses them; add them with components/prometheus-operator")
+		}
+		return
+	}
 	if r.PodMonitor == nil || r.Rule == nil {
 		t.Fatal("PodMonitor or PrometheusRule not rendered")
 	}

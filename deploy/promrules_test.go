@@ -1,25 +1,32 @@
 package deploy_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
 
+	"github.com/litestream-sidecar/litestream-sidecar/deploy"
 	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
 )
 
 const (
-	ruleFile     = "k8s/base/prometheusrule.yaml"
+	ruleFile     = deploy.PrometheusRulePath
 	ruleTestFile = "testdata/prometheusrule_test.yaml"
-	// The name the test file's rule_files gives the extracted rules.
-	extractedRules = "litestream-sidecar.rules.yaml"
+	// The plain Prometheus configuration: the rule file made from ruleFile
+	// and the scrape job that does the PodMonitor's work.
+	plainRules  = deploy.RuleFilePath
+	plainConfig = "prometheus/prometheus.yml"
 )
 
 // ruleTests is the part of a promtool unit-test file the coverage check reads.
@@ -35,9 +42,95 @@ type ruleTests struct {
 	} `json:"tests"`
 }
 
-// TestPrometheusRules evaluates the PrometheusRule with Prometheus's own
-// engine: promtool checks the rules (PromQL parses, templates compile) and
-// runs testdata/prometheusrule_test.yaml against them, where every alert
+// TestPrometheusRuleFile: the rule file a Prometheus without the operator
+// loads holds exactly the PrometheusRule's spec, so the two cannot drift.
+func TestPrometheusRuleFile(t *testing.T) {
+	src, err := os.ReadFile(ruleFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := deploy.RuleFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(plainRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the spec of %s: edit the PrometheusRule and run `make rules`", plainRules, ruleFile)
+	}
+	var a, b map[string]any
+	if err := yaml.Unmarshal(src, &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(got, &b); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a["spec"], b) {
+		t.Errorf("%s does not decode to the spec of %s", plainRules, ruleFile)
+	}
+}
+
+// TestPlainPrometheusScrape: the scrape job of the plain configuration
+// reaches what the PodMonitor scrapes, the replicate sidecar's named port
+// and path, and sets the labels the alerts group by.
+func TestPlainPrometheusScrape(t *testing.T) {
+	raw, err := os.ReadFile(plainConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		RuleFiles     []string `json:"rule_files"`
+		ScrapeConfigs []struct {
+			JobName        string `json:"job_name"`
+			MetricsPath    string `json:"metrics_path"`
+			RelabelConfigs []struct {
+				SourceLabels []string `json:"source_labels"`
+				Regex        string   `json:"regex"`
+				Action       string   `json:"action"`
+				TargetLabel  string   `json:"target_label"`
+			} `json:"relabel_configs"`
+		} `json:"scrape_configs"`
+	}
+	if err := yaml.Unmarshal(raw, &cfg); err != nil {
+		t.Fatalf("%s: %v", plainConfig, err)
+	}
+	if !slices.Equal(cfg.RuleFiles, []string{filepath.Base(plainRules)}) {
+		t.Errorf("%s: rule_files %v, want [%s]", plainConfig, cfg.RuleFiles, filepath.Base(plainRules))
+	}
+	r := render(t, "overseerr-vault")
+	ep := dig(r.PodMonitor, "spec", "podMetricsEndpoints").([]any)[0].(map[string]any)
+	replicate := container(t, &r.Deployment.Spec.Template.Spec, "replicate")
+	resolvePort(t, replicate, intstr.FromString(ep["port"].(string)))
+	if len(cfg.ScrapeConfigs) != 1 {
+		t.Fatalf("%s: %d scrape jobs, want 1", plainConfig, len(cfg.ScrapeConfigs))
+	}
+	job := cfg.ScrapeConfigs[0]
+	if job.MetricsPath != ep["path"] {
+		t.Errorf("%s: metrics_path %q, the PodMonitor's %q", plainConfig, job.MetricsPath, ep["path"])
+	}
+	keep, labels := "", map[string]bool{}
+	for _, rc := range job.RelabelConfigs {
+		if rc.Action == "keep" {
+			keep = strings.Join(rc.SourceLabels, ";") + "=" + rc.Regex
+		}
+		labels[rc.TargetLabel] = true
+	}
+	if want := "__meta_kubernetes_pod_container_name;__meta_kubernetes_pod_container_port_name=" + replicate.Name + ";" + ep["port"].(string); keep != want {
+		t.Errorf("%s keeps %q, want %q (the sidecar's container and port)", plainConfig, keep, want)
+	}
+	for _, l := range []string{"namespace", "pod"} {
+		if !labels[l] {
+			t.Errorf("%s sets no %s label; the alerts group by it", plainConfig, l)
+		}
+	}
+}
+
+// TestPrometheusRules evaluates the alerts with Prometheus's own engine:
+// promtool checks the shipped rule file (PromQL parses, templates compile)
+// and the plain configuration that loads it, and runs
+// testdata/prometheusrule_test.yaml against the rules, where every alert
 // has a case that fires and one that stays silent.
 func TestPrometheusRules(t *testing.T) {
 	raw, err := os.ReadFile(ruleFile)
@@ -70,8 +163,8 @@ func TestPrometheusRules(t *testing.T) {
 	if err := yaml.Unmarshal(rawTests, &tests); err != nil {
 		t.Fatalf("%s: %v", ruleTestFile, err)
 	}
-	if !slices.Equal(tests.RuleFiles, []string{extractedRules}) {
-		t.Fatalf("%s: rule_files is %v, want [%s] (the test writes the extracted rules there)", ruleTestFile, tests.RuleFiles, extractedRules)
+	if !slices.Equal(tests.RuleFiles, []string{filepath.Base(plainRules)}) {
+		t.Fatalf("%s: rule_files is %v, want [%s] (the test copies the shipped rule file there)", ruleTestFile, tests.RuleFiles, filepath.Base(plainRules))
 	}
 	checkRuleCoverage(t, alerts, tests)
 
@@ -80,20 +173,49 @@ func TestPrometheusRules(t *testing.T) {
 		testenv.Required(t, errors.New("promtool not found on PATH: install Debian's prometheus package (apt-get install --no-install-recommends prometheus) or put any Prometheus release's promtool on PATH"))
 	}
 
-	// promtool reads plain rule files: the CRD's spec is exactly one.
+	// The shipped rule file, which TestPrometheusRuleFile holds equal to
+	// the PrometheusRule's spec; the configuration beside it loads it.
+	runPromtool(t, promtool, filepath.Dir(plainRules), "check", "rules", filepath.Base(plainRules))
 	dir := t.TempDir()
-	groups, err := yaml.Marshal(spec)
+	for _, f := range []string{plainRules, ruleTestFile} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runPromtool(t, promtool, dir, "test", "rules", filepath.Base(ruleTestFile))
+
+	// The configuration, with its Kubernetes discovery swapped for a
+	// static target: Debian's promtool is built without Kubernetes service
+	// discovery and refuses kubernetes_sd_configs; the relabelling, the
+	// job and the rule_files entry are checked all the same.
+	var conf map[string]any
+	rawConf, err := os.ReadFile(plainConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, extractedRules), groups, 0o644); err != nil {
+	if err := yaml.Unmarshal(rawConf, &conf); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, filepath.Base(ruleTestFile)), rawTests, 0o644); err != nil {
+	for _, job := range conf["scrape_configs"].([]any) {
+		j := job.(map[string]any)
+		if j["kubernetes_sd_configs"] == nil {
+			t.Fatalf("%s: job %v has no kubernetes_sd_configs", plainConfig, j["job_name"])
+		}
+		delete(j, "kubernetes_sd_configs")
+		j["static_configs"] = []any{map[string]any{"targets": []any{"127.0.0.1:9090"}}}
+	}
+	static, err := yaml.Marshal(conf)
+	if err != nil {
 		t.Fatal(err)
 	}
-	runPromtool(t, promtool, dir, "check", "rules", extractedRules)
-	runPromtool(t, promtool, dir, "test", "rules", filepath.Base(ruleTestFile))
+	if err := os.WriteFile(filepath.Join(dir, filepath.Base(plainConfig)), static, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runPromtool(t, promtool, dir, "check", "config", filepath.Base(plainConfig))
 }
 
 // checkRuleCoverage: every alert in the rules has a case where it fires and

@@ -41,17 +41,26 @@ func TestTerraformMatchesKustomize(t *testing.T) {
 		overlay string
 		args    []string
 		env     []string
-		// The only difference the module has by design: in one overlay the
-		// namePrefix also reaches the ExternalSecret (overseerr-vault adds
-		// the component above deploy/k8s/overseerr's prefix, so its own
-		// name stays unprefixed); the Secret it creates is the same.
+		// The only difference the module has by design: in the module the
+		// namePrefix also reaches the components' objects (overseerr-vault
+		// adds the components above deploy/k8s/overseerr's prefix, so their
+		// names stay unprefixed); the Secret the ExternalSecret creates
+		// and the pods the PodMonitor selects are the same.
 		rename map[string]string
 		// The example's secrets.tf makes this Secret from the variables,
 		// outside the module's rendering (it holds the keys).
 		without string
 	}{
+		// Credentials from Vault and monitoring = true: both components.
 		{overlay: "overseerr-vault",
-			rename: map[string]string{"external-secrets.io/ExternalSecret/overseerr/overseerr-litestream-credentials": "external-secrets.io/ExternalSecret/overseerr/litestream-credentials"}},
+			args: []string{"-var=monitoring=true"},
+			rename: map[string]string{
+				"external-secrets.io/ExternalSecret/overseerr/overseerr-litestream-credentials": "external-secrets.io/ExternalSecret/overseerr/litestream-credentials",
+				"monitoring.coreos.com/PodMonitor/overseerr/overseerr-litestream-sidecar":       "monitoring.coreos.com/PodMonitor/overseerr/litestream-sidecar",
+				"monitoring.coreos.com/PrometheusRule/overseerr/overseerr-litestream-sidecar":   "monitoring.coreos.com/PrometheusRule/overseerr/litestream-sidecar",
+			}},
+		// A plain Secret and monitoring left at its default: built-in
+		// kinds only, what a cluster without operators takes.
 		{overlay: "test-cluster",
 			args:    []string{"-var-file=" + filepath.Join(tf.repo, "ci", "terraform", "test-cluster.tfvars")},
 			env:     []string{"TF_VAR_s3_access_key_id=" + testKeyID, "TF_VAR_s3_secret_access_key=" + testSecret},
@@ -106,6 +115,7 @@ func TestTerraformValidation(t *testing.T) {
 		{"replica-url-without-prefix", map[string]string{"replica_url": `"s3://litestream"`}, "with a prefix"},
 		{"db-path-outside-data-mount", map[string]string{"db_path": `["/app/config/db/a.db", "/app/other/b.db"]`}, "directly in data_mount_path"},
 		{"two-credential-sources", map[string]string{"credentials": `{ secret_name = "s", vault = {} }`}, "exactly one of secret_name and vault"},
+		{"monitoring-not-a-bool", map[string]string{"monitoring": `"operator"`}, "a bool is required"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			out, err := tf.planModule(t, c.vars)
@@ -119,8 +129,14 @@ func TestTerraformValidation(t *testing.T) {
 		})
 	}
 	// The same root with valid inputs plans: the failures above are the inputs'.
-	if out, err := tf.planModule(t, map[string]string{"termination_grace_period_seconds": "91", "shutdown_timeout": `"1m30s"`}); err != nil {
-		t.Fatalf("valid inputs refused: %v\n%s", err, out)
+	for _, vars := range []map[string]string{
+		{"termination_grace_period_seconds": "91", "shutdown_timeout": `"1m30s"`},
+		{"monitoring": "true"},
+		{"monitoring": "false"},
+	} {
+		if out, err := tf.planModule(t, vars); err != nil {
+			t.Fatalf("valid inputs %v refused: %v\n%s", vars, err, out)
+		}
 	}
 }
 

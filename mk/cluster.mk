@@ -22,10 +22,37 @@ KUBE_LDFLAGS := -s -w $(foreach p,$(KUBE_VERSION_PKGS),-X $(p).gitVersion=$(KUBE
 CLUSTER_DEBS := etcd-server containerd runc containernetworking-plugins busybox-static buildah \
 	iproute2 util-linux curl jq openssl gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 
+# The CRDs of the operators' kinds the examples use (PodMonitor,
+# PrometheusRule, ExternalSecret), as the projects publish them: from their Go
+# module zips (the module proxy is reachable, their release downloads are
+# not), pinned, into .bin/crds-<versions>/. The cluster test installs them
+# after the bare-cluster part (internal/cluster/withcrds_test.go).
+PROMETHEUS_OPERATOR_VERSION := v0.85.0
+EXTERNAL_SECRETS_VERSION    := v1.3.2
+CRD_DIR := $(TOOLS)/crds-prometheus-operator-$(PROMETHEUS_OPERATOR_VERSION)-external-secrets-$(EXTERNAL_SECRETS_VERSION)
+# module@version, directory in its zip, file: one line each.
+CRD_FILES := \
+	github.com/prometheus-operator/prometheus-operator@$(PROMETHEUS_OPERATOR_VERSION):example/prometheus-operator-crd:monitoring.coreos.com_podmonitors.yaml \
+	github.com/prometheus-operator/prometheus-operator@$(PROMETHEUS_OPERATOR_VERSION):example/prometheus-operator-crd:monitoring.coreos.com_prometheusrules.yaml \
+	github.com/external-secrets/external-secrets@$(EXTERNAL_SECRETS_VERSION):config/crds/bases:external-secrets.io_externalsecrets.yaml
+
 .PHONY: cluster-tools cluster-debs cluster-test cluster-down
 
-## cluster-tools: the pinned Kubernetes binaries (.bin/kube-<version>/), MinIO, and the Debian parts
-cluster-tools: $(KUBE_BIN)/kubelet $(TOOLS)/minio cluster-debs
+## cluster-tools: the pinned Kubernetes binaries (.bin/kube-<version>/), MinIO, the published CRDs, and the Debian parts
+cluster-tools: $(KUBE_BIN)/kubelet $(TOOLS)/minio $(CRD_DIR)/.done cluster-debs
+
+# `go mod download` outside any module (cd /), so our go.mod is left alone;
+# the zip is verified against the Go checksum database like any module.
+$(CRD_DIR)/.done:
+	@rm -rf $(TOOLS)/crds-*
+	@mkdir -p $(CRD_DIR)
+	@for f in $(CRD_FILES); do \
+		mod=$${f%%:*}; rest=$${f#*:}; sub=$${rest%%:*}; file=$${rest#*:}; \
+		dir=$$(cd / && go mod download -json $$mod | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+		[ -f "$$dir/$$sub/$$file" ] || { echo "crds: $$mod has no $$sub/$$file" >&2; exit 1; }; \
+		install -m 0644 "$$dir/$$sub/$$file" $(CRD_DIR)/$$file && echo "crds: $$file from $$mod"; \
+	done
+	@touch $@
 
 # Rebuilt only when the pinned version changes (the stamp file), like the
 # Makefile's tools. One `go build` of all five shares the compilation of
@@ -52,7 +79,7 @@ cluster-test: cluster-tools image-oci
 	CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o dist/cluster/standin ./internal/cluster/standin
 	go test -c -tags cluster -o dist/cluster/cluster.test ./internal/cluster
 	ci/cluster/images.sh
-	KUBE_VERSION=$(KUBE_VERSION) ci/cluster/run.sh
+	KUBE_VERSION=$(KUBE_VERSION) CRD_DIR=$(CRD_DIR) ci/cluster/run.sh
 
 ## cluster-down: tear down a cluster a killed run left behind (run.sh does it itself)
 cluster-down:

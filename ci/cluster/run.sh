@@ -35,7 +35,7 @@ cd "$REPO/internal/cluster"
 rc=0
 nsenter --net="/run/netns/$NETNS" env KUBECTL="$KUBE_BIN/kubectl" KUBECONFIG="$CLUSTER_DIR/kubeconfig" \
 	CONTAINERD_ADDRESS="$CLUSTER_DIR/containerd/containerd.sock" \
-	MINIO_BIN="$MINIO_BIN" MINIO_ADDR="$MINIO_ADDR" RESTORE_BIN="$restore_bin" \
+	MINIO_BIN="$MINIO_BIN" MINIO_ADDR="$MINIO_ADDR" RESTORE_BIN="$restore_bin" CRD_DIR="${CRD_DIR:-}" \
 	"$test_bin" -test.v -test.timeout "${CLUSTER_TEST_TIMEOUT:-40m}" ${CLUSTER_TEST_FLAGS:-} &
 tpid=$!
 wait "$tpid" || rc=$?

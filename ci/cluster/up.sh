@@ -219,12 +219,24 @@ for k in $KUBELET_SYSCTLS; do
 	grep -qx "$k=$(sysctl -n "$k")" "$d/sysctls" || { log "sysctl $k not restored"; exit 1; }
 done
 
-log "fixtures: namespace overseerr (restricted), monitoring CRDs, a PV for the config PVC"
+# No operator CRDs: the node is a new user's bare cluster until the cluster
+# test installs the published ones (internal/cluster/withcrds_test.go).
+log "fixtures: namespaces overseerr and sonarr (restricted), a PV for the config PVC"
 kubectl apply -f - >/dev/null <<EOF
 apiVersion: v1
 kind: Namespace
 metadata:
   name: overseerr
+  labels:
+    pod-security.kubernetes.io/enforce: restricted
+    pod-security.kubernetes.io/enforce-version: latest
+    pod-security.kubernetes.io/warn: restricted
+    pod-security.kubernetes.io/audit: restricted
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: sonarr
   labels:
     pod-security.kubernetes.io/enforce: restricted
     pod-security.kubernetes.io/enforce-version: latest
@@ -244,25 +256,5 @@ spec:
   hostPath: {path: "$d/pv/config", type: Directory}
 EOF
 chmod 0777 "$d/pv/config"
-for kind in PodMonitor PrometheusRule; do
-	plural="$(echo "$kind" | tr '[:upper:]' '[:lower:]')s"
-	kubectl apply -f - >/dev/null <<EOF
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: $plural.monitoring.coreos.com
-spec:
-  group: monitoring.coreos.com
-  scope: Namespaced
-  names: {kind: $kind, plural: $plural, singular: $(echo "$kind" | tr '[:upper:]' '[:lower:]')}
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
-EOF
-	wait_for "CRD $plural established" 30 kubectl wait --for=condition=Established "crd/$plural.monitoring.coreos.com" --timeout=1s
-done
 wait_for "service account overseerr/default" 60 kubectl -n overseerr get serviceaccount default
 log "cluster up in $(($(date +%s) - t0))s: $(kubectl get node "$NODE_NAME" -o jsonpath='kubelet {.status.nodeInfo.kubeletVersion}, {.status.nodeInfo.containerRuntimeVersion}, kernel {.status.nodeInfo.kernelVersion}')"

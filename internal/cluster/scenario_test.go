@@ -58,22 +58,29 @@ func overlay(name string) string {
 	return filepath.Join(cfg.repo, "deploy", "k8s", name)
 }
 
-// apply applies an overlay and returns kubectl's stderr (admission warnings).
-func apply(t *testing.T, name string) string {
+// apply applies an overlay and returns kubectl's stdout (what it applied)
+// and stderr (admission warnings).
+func apply(t *testing.T, name string) (stdout, stderr string) {
 	t.Helper()
-	_, stderr, err := kubectl("apply", "-k", overlay(name))
+	stdout, stderr, err := kubectl("apply", "-k", overlay(name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return stderr
+	return stdout, stderr
 }
 
 var applyWarnings string // stderr of the first apply, for the PodSecurity scenario
 
 // firstBoot: empty replica, restore proves it new and exits 0, the app
-// creates the database, the pod becomes Ready and the replica fills.
+// creates the database, the pod becomes Ready and the replica fills. The
+// node has no Prometheus Operator (requireBare): the example applies whole
+// without it.
 func firstBoot(t *testing.T) {
-	applyWarnings = apply(t, "test-cluster")
+	requireBare(t)
+	var out string
+	out, applyWarnings = apply(t, "test-cluster")
+	t.Logf("kubectl apply -k deploy/k8s/test-cluster on a cluster without the operators' CRDs:\n%s%s", out, applyWarnings)
+	noMonitoring(t, "kubectl apply", out+applyWarnings)
 	checkFirstBoot(t)
 }
 

@@ -21,7 +21,8 @@ import (
 // the example's variables (ci/terraform/test-cluster.tfvars), then runs the
 // kustomize path's first boot and pod deletion on it: every row kept. A
 // plan afterwards must show no changes, and destroy must leave nothing.
-// It runs after TestCluster (file order) on the namespace and PV up.sh made.
+// It runs after TestCluster (file order) on the namespace and PV up.sh made,
+// still without the operators' CRDs: the example's defaults apply there.
 func TestTerraform(t *testing.T) {
 	requireCluster(t)
 	tofuBin, cliConfig := os.Getenv("TOFU_BIN"), os.Getenv("TF_CLI_CONFIG_FILE")
@@ -36,8 +37,11 @@ func TestTerraform(t *testing.T) {
 	tf := newTofu(t, tofuBin)
 	start := time.Now()
 	tf.must(t, "init", "-no-color")
-	tf.must(t, "apply", "-auto-approve", "-no-color", tf.vars)
+	requireBare(t)
+	out := tf.must(t, "apply", "-auto-approve", "-no-color", tf.vars)
 	applied := time.Since(start)
+	t.Logf("tofu apply on a cluster without the operators' CRDs:\n%s", out)
+	noMonitoring(t, "tofu apply", out)
 	destroyed := false
 	t.Cleanup(func() {
 		if !destroyed { // a failure above must not leave the app to the next run
@@ -110,7 +114,7 @@ func leaveKustomize(t *testing.T) {
 func leftovers(t *testing.T) []string {
 	t.Helper()
 	out := mustKubectl(t, "-n", namespace, "get", "-o", "name",
-		"deployments,replicasets,pods,configmaps,secrets,persistentvolumeclaims,podmonitors,prometheusrules")
+		"deployments,replicasets,pods,configmaps,secrets,persistentvolumeclaims")
 	var left []string
 	for _, n := range strings.Fields(out) {
 		if n != "configmap/kube-root-ca.crt" {

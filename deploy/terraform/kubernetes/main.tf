@@ -73,6 +73,12 @@ locals {
   ] : { op = "replace", path = p, value = local.data_mount }]
 
   vault = var.credentials.vault
+  # Each component adds kinds a cluster serves only with its operator
+  # installed (External Secrets, Prometheus Operator), so each is an input.
+  components = concat(
+    local.vault == null ? [] : ["${local.k8s}/components/vault-credentials"],
+    var.monitoring ? ["${local.k8s}/components/prometheus-operator"] : [],
+  )
   externalsecret_patch = local.vault == null ? null : [
     { op = "replace", path = "/spec/refreshInterval", value = local.vault.refresh_interval },
     { op = "replace", path = "/spec/secretStoreRef", value = { kind = local.vault.store_kind, name = local.vault.store_name } },
@@ -83,7 +89,7 @@ locals {
 
 data "kustomization_overlay" "this" {
   resources   = ["${local.k8s}/base"]
-  components  = local.vault == null ? [] : ["${local.k8s}/components/vault-credentials"]
+  components  = local.components
   namespace   = var.namespace
   name_prefix = local.prefix
 

@@ -16,6 +16,17 @@ variable "namespace" {
   type        = string
 }
 
+variable "monitoring" {
+  description = <<-EOT
+    Add the Prometheus Operator's PodMonitor and PrometheusRule
+    (deploy/k8s/components/prometheus-operator). Needs the operator's CRDs:
+    a cluster without them refuses both kinds, so the default leaves them out.
+  EOT
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
 variable "render_only" {
   description = "Render the objects (output manifests) without applying them, e.g. to review or diff them."
   type        = bool

@@ -9,6 +9,7 @@ module "overseerr" {
   name        = "overseerr"
   namespace   = var.namespace
   render_only = var.render_only
+  monitoring  = var.monitoring
 
   app_image = var.image
   uid       = 1000

@@ -54,6 +54,12 @@ variable "s3_secret_access_key" {
   sensitive = true
 }
 
+variable "monitoring" {
+  description = "Add the PodMonitor and PrometheusRule; true only where the Prometheus Operator (its CRDs) is installed."
+  type        = bool
+  default     = false
+}
+
 variable "render_only" {
   description = "Render the objects (output manifests) without applying them."
   type        = bool
