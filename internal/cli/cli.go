@@ -23,7 +23,7 @@ const ExitCodes = `Exit codes:
   0   ready: restored, already present, or proven new (replicate: clean stop)
   64  usage: a bad flag or variable (the message names it)
   65  data: integrity failure, corrupt replica, lineage conflict, replica missing under RESTORE_IF_REPLICA_MISSING=fail
-  69  unavailable: replica unreachable, or the deadline passed
+  69  unavailable: replica unreachable, or the deadline passed (replicate: stopped while the store did not answer, or the final sync failed)
   73  cannot write the output (DB_PATH's directory)
   75  temporary: lease held by another writer, or the WAL kept restarting while replicate started
   77  access denied by the object store

@@ -12,7 +12,8 @@
 //     another writer holds an unexpired lease it WAITS (unready,
 //     lease_held 0) and writes nothing; a lease left by a crashed sidecar
 //     on this same volume is taken back at once. A SIGTERM while waiting
-//     exits 75. From then to shutdown keepLease renews it; uploads stop
+//     exits 75, 69 while the store does not answer (stop.go: every wait of
+//     the start, and its exit code). From then to shutdown keepLease renews it; uploads stop
 //     shortly before it would run out unrenewed and resume on the next
 //     renewal. If another writer took it, the sidecar stops replicating
 //     and exits 75. With this node's clock proven off the store's by more
