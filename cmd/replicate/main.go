@@ -24,6 +24,9 @@ held and the lineage checked, or the replica proven empty for a first boot.
 Waits for DB_PATH to appear. With LEASE=true (s3:// only) it holds the lease
 <prefix>/lock.json: while another writer holds it, it waits (unready) and
 writes nothing; a lease lost to another writer stops it with exit 75.
+A SIGTERM while it waits ends the wait at once: 75 for another writer's
+lease, 69 for a store that does not answer, 0 before the app created the
+database.
 Lineage guard: if the replica holds data this database was not restored from
 (restore marker) and has not replicated itself, it exits 65 without writing.
 Give the orchestrator a grace period above SHUTDOWN_TIMEOUT (default 25s):

@@ -39,10 +39,15 @@ func Probe(ctx context.Context, store *bucket.Store) error {
 	id := hex.EncodeToString(b[:])
 	key := path.Join(store.Prefix, "lock-probe-"+id+".json")
 	missing := path.Join(store.Prefix, "lock-probe-"+id+"-missing.json")
+	// Only what the store took is removed, each removal bounded: a store
+	// that does not answer must not hold the caller up (minio-go retries
+	// a request until its context ends), nor one stopping.
+	var created []string
 	defer func() {
-		ctx := context.WithoutCancel(ctx)
-		for _, k := range []string{key, missing} {
+		for _, k := range created {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CallTimeout)
 			_ = store.Client.RemoveObject(ctx, store.Bucket, k, minio.RemoveObjectOptions{})
+			cancel()
 		}
 	}()
 	put := func(k string, opts minio.PutObjectOptions) error {
@@ -51,6 +56,9 @@ func Probe(ctx context.Context, store *bucket.Store) error {
 		body := []byte(`{"probe":"` + id + `"}`)
 		opts.ContentType = "application/json"
 		_, err := store.Client.PutObject(ctx, store.Bucket, k, bytes.NewReader(body), int64(len(body)), opts)
+		if err == nil {
+			created = append(created, k)
+		}
 		return err
 	}
 	create := minio.PutObjectOptions{}

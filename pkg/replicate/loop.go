@@ -18,7 +18,7 @@ func (r *runner) loop(ctx context.Context, serveErr <-chan error) error {
 	st, logger, db := r.st, r.logger, r.db
 	cu := &catchUp{db: db, timeout: 10 * time.Second}
 	lag := newLagClock(db.WALPath(), db.LTXLevelDir(0))
-	initialised, cleared := false, false
+	initialised, cleared, firstSyncFailed := false, false, false
 	t := time.NewTicker(pollInterval)
 	defer t.Stop()
 	checks := time.NewTicker(replicaCheckInterval)
@@ -52,10 +52,10 @@ func (r *runner) loop(ctx context.Context, serveErr <-chan error) error {
 					logger.Info("replica bucket is back")
 				}
 			}
-		case <-ctx.Done():
-			return nil
-		case sig := <-r.signals:
-			logger.Info("signal received, final sync", "signal", sig.String())
+		case <-r.stopCtx.Done():
+			if sig := r.signal(); sig != nil {
+				logger.Info("signal received, final sync", "signal", sig.String())
+			}
 			return nil
 		case err := <-serveErr:
 			if err == nil {
@@ -73,7 +73,20 @@ func (r *runner) loop(ctx context.Context, serveErr <-chan error) error {
 				// is not ready (and pushes no sync) before that. Local LTX
 				// files left by an earlier run do not count: they describe
 				// the past, not an initialised DB.
-				if initialised = initialSync(ctx, db, logger, st); initialised {
+				if r.stopCtx.Err() != nil {
+					continue // stopping: shutdown's final sync ships it
+				}
+				// Under stopCtx: a signal ends a first sync that hangs on
+				// the store at once, and shutdown tries again within
+				// SHUTDOWN_TIMEOUT.
+				answered := func() {}
+				if !firstSyncFailed {
+					answered = r.asking("first sync")
+				}
+				initialised = initialSync(r.stopCtx, db, logger, st)
+				answered()
+				firstSyncFailed = !initialised
+				if initialised {
 					// Before ready: whoever reads /readyz then finds the
 					// levels the only latest backup.
 					cleared = r.dropPrevious(ctx)
@@ -112,10 +125,13 @@ func (r *runner) loop(ctx context.Context, serveErr <-chan error) error {
 // initialSync initialises the DB and uploads what it holds, bounded so the
 // loop stays responsive to signals. It reports success; the caller then
 // marks the state initialised (ready once the rest holds).
-func initialSync(ctx context.Context, db *litestream.DB, logger *slog.Logger, st *state) bool {
-	ctx, cancel := context.WithTimeout(ctx, max(st.cfgSync, 5*time.Second))
+func initialSync(stopCtx context.Context, db *litestream.DB, logger *slog.Logger, st *state) bool {
+	ctx, cancel := context.WithTimeout(stopCtx, max(st.cfgSync, 5*time.Second))
 	defer cancel()
 	if err := db.SyncAndWait(ctx); err != nil {
+		if stopCtx.Err() != nil {
+			return false // ended by the stop, not by the store
+		}
 		if st.set(StateReplicating, "first sync pending: "+err.Error()) {
 			logger.Warn("first sync failed, retrying", "error", err.Error())
 		}

@@ -12,7 +12,8 @@
 //     another writer holds an unexpired lease it WAITS (unready,
 //     lease_held 0) and writes nothing; a lease left by a crashed sidecar
 //     on this same volume is taken back at once. A SIGTERM while waiting
-//     exits 75. From then to shutdown keepLease renews it; uploads stop
+//     exits 75, 69 while the store does not answer (stop.go: every wait of
+//     the start, and its exit code). From then to shutdown keepLease renews it; uploads stop
 //     shortly before it would run out unrenewed and resume on the next
 //     renewal. If another writer took it, the sidecar stops replicating
 //     and exits 75. With this node's clock proven off the store's by more
@@ -110,6 +111,7 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, signals <
 // run is the start sequence, then the loop, and a new history after a
 // loss, until a stop (nil) or an error.
 func (r *runner) run(ctx context.Context, serveErr <-chan error) error {
+	defer r.watchSignals(ctx)()
 	runErr := r.start(ctx)
 	for runErr == nil && r.store != nil && !r.stopRequested {
 		runErr = r.loop(ctx, serveErr)
@@ -134,6 +136,13 @@ type runner struct {
 	logger  *slog.Logger
 	st      *state
 	signals <-chan os.Signal
+	// stopCtx ends at the first signal (watchSignals): the waits of the
+	// start, and the requests made while waiting, end with it at once.
+	stopCtx context.Context
+	// waiting is what the start waits for, for its logs and the exit
+	// code of a stop (stop.go).
+	waiting      waiting
+	endpointName string // endpoint(), once known
 
 	// stopRequested: a signal came as the database appeared; start, ship
 	// it in shutdown, and stop without entering the loop.
@@ -194,14 +203,12 @@ func (r *runner) replaced() (problem string, err error) {
 	return "", nil
 }
 
-// wait sleeps d; errStopped when a signal or ctx ends it first.
-func (r *runner) wait(ctx context.Context, d time.Duration, what string) error {
+// wait sleeps d; when a signal or ctx ends it first, the error of a stop
+// while waiting for what r.waiting records (stopped).
+func (r *runner) wait(d time.Duration, what string) error {
 	select {
-	case <-ctx.Done():
-		return errStopped
-	case sig := <-r.signals:
-		r.logger.Info("signal received while "+what, "signal", sig.String())
-		return errStopped
+	case <-r.stopCtx.Done():
+		return r.stopped(what)
 	case <-time.After(d):
 		return nil
 	}
@@ -211,6 +218,10 @@ func (r *runner) wait(ctx context.Context, d time.Duration, what string) error {
 // r.store nil (and returns errStopped or nil) when stopped before that.
 func (r *runner) start(ctx context.Context) error {
 	cfg, logger, st := r.cfg, r.logger, r.st
+	// Until the store answers, a stop is a stop while waiting for it. A
+	// signal ends the waits below at once, and their requests soon after
+	// (request, stop.go).
+	r.waiting = waiting{cause: waitStore}
 	// The lease comes first: no proof below, not even that a first boot's
 	// replica is empty, holds while another writer may still write.
 	if err := r.takeLease(ctx); err != nil {
@@ -265,21 +276,27 @@ func (r *runner) start(ctx context.Context) error {
 	// between the check and our first upload.
 	st.set(StateCheckingLineage, "")
 	for attempt := 0; ; attempt++ {
-		err := r.checkLineage(ctx, raw)
+		answered := r.asking("checking lineage")
+		rctx, cancel := r.request(ctx)
+		err := r.checkLineage(rctx, raw)
+		cancel()
+		answered()
 		if err == nil {
 			break
 		}
 		if errors.Is(err, ErrBehind) {
-			return r.holdBehind(ctx, err)
+			return r.holdBehind(err)
 		}
 		if errors.Is(err, ErrLineage) {
 			st.metrics.LineageRefused.Set(1)
 			return err
 		}
-		if st.set(StateCheckingLineage, "cannot read the replica to check lineage: "+err.Error()) {
-			logger.Warn("cannot check lineage yet, retrying", "error", err.Error())
+		if r.cutShort(rctx) {
+			return r.stopped("checking lineage")
 		}
-		if err := r.wait(ctx, lease.Retry, "checking lineage"); err != nil {
+		st.set(StateCheckingLineage, "cannot read the replica to check lineage: "+err.Error())
+		r.waitOn("cannot check lineage yet, retrying", waitStore, err)
+		if err := r.wait(lease.Retry, "checking lineage"); err != nil {
 			return err
 		}
 	}

@@ -30,14 +30,18 @@ func (r *runner) takeLease(ctx context.Context) error {
 	cfg := r.cfg
 	switch {
 	case r.lease != nil:
-		return r.awaitValidLease(ctx)
+		if err := r.awaitValidLease(); err != nil {
+			return err
+		}
+		r.answered()
 	case leased(cfg):
-		if err := r.awaitTurn(ctx); err != nil {
+		if err := r.awaitTurn(); err != nil {
 			return err
 		}
 		if err := r.acquireLease(ctx); err != nil {
 			return err
 		}
+		r.answered()
 		r.lost, r.stopKeep = keepLease(ctx, r.lease, r.logger)
 	case cfg.Lease:
 		r.logger.Info("no lease for a file:// replica: single writer is up to you")
@@ -49,7 +53,7 @@ func (r *runner) takeLease(ctx context.Context) error {
 // awaitTurn waits, with several databases, until the lease of the one
 // before this in DB_PATH is held: two sidecars racing for the same set
 // then never hold one lease each and wait for each other's.
-func (r *runner) awaitTurn(ctx context.Context) error {
+func (r *runner) awaitTurn() error {
 	if r.turn == nil {
 		return nil
 	}
@@ -59,13 +63,12 @@ func (r *runner) awaitTurn(ctx context.Context) error {
 	default:
 	}
 	r.st.set(StateWaitingLease, "waiting for the lease of the database before this one in DB_PATH (leases are taken in that order)")
+	r.waitOn("waiting for the single-writer lease", waitTurn, nil)
 	select {
 	case <-r.turn:
 		return nil
-	case <-ctx.Done():
-		return errStopped
-	case sig := <-r.signals:
-		return sysexit.New(sysexit.TempFail, fmt.Errorf("stopped (%s) while waiting for the leases of %s in DB_PATH's order: nothing was replicated", sig, r.st.url))
+	case <-r.stopCtx.Done():
+		return r.stopped("waiting for the leases in DB_PATH's order")
 	}
 }
 
@@ -94,40 +97,52 @@ func (r *runner) acquireLease(ctx context.Context) error {
 	r.st.lease = r.lease
 	r.st.mu.Unlock()
 	r.st.set(StateWaitingLease, "")
-	probed, skewed := false, false
+	// The probe is the sidecar's first request: made once, each failure
+	// is logged with its own cause at once, where minio-go's retries
+	// would spend lease.CallTimeout and leave only the deadline.
+	pbs, err := bucket.New(r.cfg, bucket.OneAttempt)
+	if err != nil {
+		return err
+	}
+	const what = "waiting for the single-writer lease"
+	probed := false
 	for {
-		err := r.probe(ctx, bs, &probed)
+		answered := r.asking(what)
+		rctx, cancel := r.request(ctx)
+		err := r.probe(rctx, pbs, &probed)
 		if err == nil {
-			err = r.lease.Acquire(ctx)
+			err = r.lease.Acquire(rctx)
 		}
+		cancel()
+		answered()
 		if err == nil {
 			break
+		}
+		if r.cutShort(rctx) {
+			return r.stopped(what)
 		}
 		if errors.Is(err, lease.ErrUnconditional) {
 			return err
 		}
 		// A skewed clock waits as for another holder: nothing is taken or
 		// written until it is back within lease.MaxSkew (lease.Acquire).
-		waitable := errors.Is(err, lease.ErrHeld) || errors.Is(err, lease.ErrClockSkew)
-		if !waitable && !bucket.Retryable(err) {
+		var attrs []any
+		c := waitStore
+		switch {
+		case errors.Is(err, lease.ErrHeld):
+			c = waitHolder
+		case errors.Is(err, lease.ErrClockSkew):
+			s, _ := r.lease.Skew()
+			c, attrs = waitClock, []any{"skew", s.Offset.Round(100 * time.Millisecond).String(), "store", bs.Endpoint()}
+		case !bucket.Retryable(err):
 			// Denied (77) or no such bucket (65): waiting will not fix it.
 			return err
 		}
-		// One line per cause: the skew's figure moves a little from one
-		// measurement to the next, the reason in /readyz with it.
-		changed := r.st.set(StateWaitingLease, err.Error())
-		skew := errors.Is(err, lease.ErrClockSkew)
-		switch s, _ := r.lease.Skew(); {
-		case skew && !skewed:
-			r.logger.Error("clock skew: not taking the single-writer lease", "skew", s.Offset.Round(100*time.Millisecond).String(), "store", bs.Endpoint(), "error", err.Error())
-		case !skew && changed:
-			r.logger.Warn("waiting for the single-writer lease", "error", err.Error())
-		}
-		skewed = skew
-		if werr := r.wait(ctx, lease.Retry, "waiting for the lease"); werr != nil {
-			if waitable {
-				return sysexit.New(sysexit.TempFail, fmt.Errorf("stopped while waiting for the lease on %s (%w): nothing was replicated", r.st.url, err))
-			}
+		r.st.set(StateWaitingLease, err.Error())
+		// One line per cause, then one every waitReport: the skew's figure
+		// and the holder's expiry move from one attempt to the next.
+		r.waitOn(what, c, err, attrs...)
+		if werr := r.wait(lease.Retry, what); werr != nil {
 			return werr
 		}
 	}
@@ -158,24 +173,30 @@ func (r *runner) probe(ctx context.Context, bs *bucket.Store, probed *bool) erro
 
 // awaitValidLease waits, on a restart of the sequence, until the lease
 // kept by keepLease is valid (renewals may be failing in an outage).
-func (r *runner) awaitValidLease(ctx context.Context) error {
+func (r *runner) awaitValidLease() error {
+	const what = "waiting for the single-writer lease"
 	for !r.lease.Valid(time.Now()) {
-		why := "lease renewal failing"
+		c, why := waitStore, errRenewalFailing
 		if err := r.lease.Problem(); err != nil {
-			why = err.Error() // stood down for a clock skew
+			c, why = waitClock, err // stood down for a clock skew
 		}
-		r.st.set(StateWaitingLease, why)
+		r.st.set(StateWaitingLease, why.Error())
+		r.waitOn(what, c, why)
 		select {
 		case err := <-r.lost:
 			return r.onLeaseLost(err)
 		default:
 		}
-		if err := r.wait(ctx, lease.Retry, "waiting for the lease"); err != nil {
+		if err := r.wait(lease.Retry, what); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// errRenewalFailing: the lease kept since the last start is not renewed
+// (keepLease logs each failure's cause).
+var errRenewalFailing = errors.New("lease renewal failing")
 
 // onLeaseLost ends replication when another writer took the lease: exit 75.
 func (r *runner) onLeaseLost(err error) error {
@@ -196,8 +217,9 @@ func (r *runner) waitDB(ctx context.Context, client litestream.ReplicaClient) er
 	if _, err := os.Stat(cfg.DBPath); err == nil {
 		return nil
 	}
+	const what = "waiting for the database to appear"
 	if st.set(StateWaitingDB, "") {
-		logger.Info("waiting for the database to appear", "path", cfg.DBPath)
+		logger.Info(what, "path", cfg.DBPath)
 	}
 	proven, next := false, time.Time{}
 	for {
@@ -205,33 +227,46 @@ func (r *runner) waitDB(ctx context.Context, client litestream.ReplicaClient) er
 			return nil
 		}
 		if !proven && !time.Now().Before(next) {
-			proven = r.proveEmpty(ctx, client)
+			var err error
+			answered := r.asking(what)
+			rctx, cancel := r.request(ctx)
+			proven, err = r.proveEmpty(rctx, client)
+			cancel()
+			answered()
 			next = time.Now().Add(lease.Retry)
+			switch {
+			case r.cutShort(rctx): // it says nothing of the store
+			case err != nil:
+				r.waitOn(what, waitStore, err)
+			default:
+				r.waitOn(what, waitApp, nil)
+			}
+		} else {
+			r.waitOn(what, r.waiting.cause, r.waiting.err) // the periodic line
 		}
 		select {
-		case <-ctx.Done():
-			return errStopped
-		case err := <-r.lost:
-			return r.onLeaseLost(err)
-		case sig := <-r.signals:
+		case <-r.stopCtx.Done():
 			// The app may have created and written the database since the
 			// last look: if it is there now, start anyway so that
 			// shutdown's final sync ships it, then stop.
-			if _, err := os.Stat(cfg.DBPath); err != nil {
-				logger.Info("signal received while waiting for the database", "signal", sig.String())
-				return errStopped
+			if _, err := os.Stat(cfg.DBPath); err != nil || r.signal() == nil {
+				return r.stopped(what)
 			}
-			logger.Info("signal received as the database appeared: starting only to ship it", "signal", sig.String())
+			logger.Info("signal received as the database appeared: starting only to ship it", "signal", r.signal().String())
 			r.stopRequested = true
 			return nil
+		case err := <-r.lost:
+			return r.onLeaseLost(err)
 		case <-time.After(pollInterval):
 		}
 	}
 }
 
 // proveEmpty lists the replica for a first boot; it reports whether the
-// replica was proven empty (and the app may start).
-func (r *runner) proveEmpty(ctx context.Context, client litestream.ReplicaClient) bool {
+// replica was proven empty (and the app may start), and the error when
+// the store gave no answer that tells (nil while behind the replica: the
+// last thing known stands).
+func (r *runner) proveEmpty(ctx context.Context, client litestream.ReplicaClient) (bool, error) {
 	st, logger := r.st, r.logger
 	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -245,31 +280,29 @@ func (r *runner) proveEmpty(ctx context.Context, client litestream.ReplicaClient
 		if st.is(StateBehind) {
 			// Still the last thing known: a store that stops answering
 			// proves nothing new, and the alert must not flap with it.
-			return false
+			return false, nil
 		}
-		if st.set(StateWaitingDB, "cannot read the replica to prove it empty: "+err.Error()) {
-			logger.Warn("cannot read the replica to prove it empty, retrying", "error", err.Error())
-		}
-		return false
+		st.set(StateWaitingDB, "cannot read the replica to prove it empty: "+err.Error())
+		return false, fmt.Errorf("cannot read the replica to prove it empty: %w", err)
 	case tip != nil:
 		why := fmt.Sprintf("the replica %s holds a backup (position %s) but %s does not exist: restore did not run or did not finish for this copy; "+
 			"the app must not create a new database here (delete the pod / restart the allocation so that restore runs)", st.url, tip.MaxTXID, r.cfg.DBPath)
 		if st.set(StateBehind, why) {
 			logger.Error("database missing while the replica holds a backup: not letting the app start", "reason", why)
 		}
-		return false
+		return false, nil
 	case previous != "":
 		why := fmt.Sprintf("the replica %s's latest backup is the history a sidecar moved to %s as it started a new one, but %s does not exist: restore did not run or did not finish for this copy; "+
 			"the app must not create a new database here (delete the pod / restart the allocation so that restore runs)", st.url, previous, r.cfg.DBPath)
 		if st.set(StateBehind, why) {
 			logger.Error("database missing while the replica holds a backup: not letting the app start", "reason", why)
 		}
-		return false
+		return false, nil
 	}
 	st.set(StateWaitingDB, "")
 	st.markStarted()
 	logger.Info("replica proven empty: the app may create the database", "replica", st.url)
-	return true
+	return true, nil
 }
 
 // holdBehind keeps a sidecar whose database is behind the replica (ErrBehind)
@@ -278,16 +311,17 @@ func (r *runner) proveEmpty(ctx context.Context, client litestream.ReplicaClient
 // alert telling the operator. The app's startup gate stays shut. The lease
 // stays held so that nobody moves the replica further meanwhile; it is
 // released at shutdown. Stopped, it exits 65 (nothing was replicated).
-func (r *runner) holdBehind(ctx context.Context, behind error) error {
+func (r *runner) holdBehind(behind error) error {
 	st, logger := r.st, r.logger
 	st.set(StateBehind, behind.Error())
 	logger.Error("LOCAL DATABASE BEHIND THE REPLICA: not replicating it", "error", behind.Error())
 	select {
-	case <-ctx.Done():
+	case <-r.stopCtx.Done():
+		if sig := r.signal(); sig != nil {
+			logger.Info("signal received while behind the replica", "signal", sig.String())
+		}
 	case err := <-r.lost:
 		return r.onLeaseLost(err)
-	case sig := <-r.signals:
-		logger.Info("signal received while behind the replica", "signal", sig.String())
 	}
 	return behind
 }

@@ -37,7 +37,7 @@ func (e Exit) Meaning(b Binary) string {
 var Exits = []Exit{
 	{OK, "ok",
 		"ready: restored, already present, or proven new",
-		"clean stop: the final sync done, the lease released"},
+		"clean stop: the final sync done, the lease released; or stopped before the app created the database (nothing to sync)"},
 	{Usage, "usage",
 		"a bad flag or variable, or a setting the store's answer proves wrong (scheme, CA, region); the message names it",
 		"a bad flag or variable, or a setting the store's answer proves wrong (scheme, CA, region); the message names it"},
@@ -46,7 +46,7 @@ var Exits = []Exit{
 		"lineage conflict, stopped while behind the replica, DB_PATH not a SQLite database, bucket missing or replica directory missing (file://)"},
 	{Unavailable, "unavailable",
 		"replica unreachable, or RESTORE_TIMEOUT passed",
-		"the object store never answered before SIGTERM or startup gave up, or the final sync did not finish within SHUTDOWN_TIMEOUT"},
+		"stopped while the object store did not answer (nothing replicated), or the final sync did not land within SHUTDOWN_TIMEOUT"},
 	{CantCreate, "cantcreate",
 		"cannot write the output: the directory of DB_PATH, or --output",
 		"cannot write beside DB_PATH: Litestream's local state, the restore marker"},
