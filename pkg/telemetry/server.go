@@ -60,6 +60,20 @@ func Listen(addr string, m *Metrics, status StatusFunc, logger *slog.Logger) (*S
 	if err != nil {
 		return nil, err
 	}
+	return &Server{ln: ln, srv: &http.Server{
+		Handler:           Mux(m, status, logger),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}}, nil
+}
+
+// Mux is the sidecar's endpoints on an explicit mux (docs/design.md
+// "Endpoints"), apart from the listener so that tests can ask them
+// without a port.
+func Mux(m *Metrics, status StatusFunc, logger *slog.Logger) *http.ServeMux {
 	mux := http.NewServeMux()
 	gatherers := prometheus.Gatherers{m.Registry, prometheus.DefaultGatherer}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherers, promhttp.HandlerOpts{
@@ -99,14 +113,7 @@ func Listen(addr string, m *Metrics, status StatusFunc, logger *slog.Logger) (*S
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, status())
 	})
-	return &Server{ln: ln, srv: &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}}, nil
+	return mux
 }
 
 // Addr is the bound address (useful with port 0).
