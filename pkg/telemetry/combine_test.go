@@ -2,6 +2,7 @@ package telemetry_test
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/telemetry"
@@ -43,5 +44,60 @@ func mustRoundTrip(t *testing.T, v, into any) {
 	}
 	if err := json.Unmarshal(b, into); err != nil {
 		t.Fatalf("%v: %s", err, b)
+	}
+}
+
+// TestCombine: several databases' statuses summed up for the endpoints:
+// ready, started and lease held only when every database is; the reason
+// and the wedged reason name each database that is not (its state when
+// it gives no reason); the state is the common one or each one's; the lag
+// is the largest.
+func TestCombine(t *testing.T) {
+	ok := func(path string) telemetry.Status {
+		return telemetry.Status{DBPath: path, State: "replicating", Ready: true, Started: true, LeaseHeld: true}
+	}
+	with := func(s telemetry.Status, f func(*telemetry.Status)) telemetry.Status { f(&s); return s }
+	a, b := ok("/data/a.db"), ok("/data/b.db")
+
+	for _, tc := range []struct {
+		name string
+		dbs  []telemetry.Status
+		want telemetry.Status // Databases is always dbs, not compared here
+	}{
+		{"one, ready", []telemetry.Status{a},
+			telemetry.Status{DBPath: "/data/a.db", State: "replicating", Ready: true, Started: true, LeaseHeld: true}},
+		{"all ready: the common state", []telemetry.Status{a, b},
+			telemetry.Status{DBPath: "/data/a.db,/data/b.db", State: "replicating", Ready: true, Started: true, LeaseHeld: true}},
+		{"one not ready: named with its reason, each state", []telemetry.Status{a, with(b, func(s *telemetry.Status) {
+			s.Ready, s.State, s.Reason = false, "failed", "lineage conflict: x"
+		})}, telemetry.Status{DBPath: "/data/a.db,/data/b.db", State: "a.db: replicating; b.db: failed", Reason: "b.db: lineage conflict: x",
+			Started: true, LeaseHeld: true}},
+		{"not ready without a reason: its state", []telemetry.Status{with(a, func(s *telemetry.Status) {
+			s.Ready, s.State = false, "checking_lineage"
+		}), b}, telemetry.Status{DBPath: "/data/a.db,/data/b.db", State: "a.db: checking_lineage; b.db: replicating", Reason: "a.db: checking_lineage",
+			Started: true, LeaseHeld: true}},
+		{"none ready, same state: each named", []telemetry.Status{
+			with(a, func(s *telemetry.Status) { s.Ready, s.Started, s.State, s.Reason = false, false, "waiting_for_lease", "held by x" }),
+			with(b, func(s *telemetry.Status) { s.Ready, s.Started, s.State, s.Reason = false, false, "waiting_for_lease", "held by y" }),
+		}, telemetry.Status{DBPath: "/data/a.db,/data/b.db", State: "waiting_for_lease", Reason: "a.db: held by x; b.db: held by y", LeaseHeld: true}},
+		{"one not started: not started", []telemetry.Status{a, with(b, func(s *telemetry.Status) { s.Started = false })},
+			telemetry.Status{DBPath: "/data/a.db,/data/b.db", State: "replicating", Ready: true, LeaseHeld: true}},
+		{"one without its lease: lease not held", []telemetry.Status{with(a, func(s *telemetry.Status) { s.LeaseHeld = false }), b},
+			telemetry.Status{DBPath: "/data/a.db,/data/b.db", State: "replicating", Ready: true, Started: true}},
+		{"the largest lag", []telemetry.Status{with(a, func(s *telemetry.Status) { s.LagSeconds = 7 }), with(b, func(s *telemetry.Status) { s.LagSeconds = 2 })},
+			telemetry.Status{DBPath: "/data/a.db,/data/b.db", State: "replicating", Ready: true, Started: true, LeaseHeld: true, LagSeconds: 7}},
+		{"wedged: each named", []telemetry.Status{with(a, func(s *telemetry.Status) { s.Wedged = "no progress" }), b},
+			telemetry.Status{DBPath: "/data/a.db,/data/b.db", State: "replicating", Ready: true, Started: true, LeaseHeld: true, Wedged: "a.db: no progress"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := telemetry.Combine(tc.dbs)
+			if len(got.Databases) != len(tc.dbs) {
+				t.Errorf("Databases = %d; want each of the %d", len(got.Databases), len(tc.dbs))
+			}
+			got.Databases = nil
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("Combine:\n got %+v\nwant %+v", got, tc.want)
+			}
+		})
 	}
 }
