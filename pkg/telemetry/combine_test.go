@@ -77,8 +77,12 @@ func TestCombine(t *testing.T) {
 		}), b}, telemetry.Status{DBPath: "/data/a.db,/data/b.db", State: "a.db: checking_lineage; b.db: replicating", Reason: "a.db: checking_lineage",
 			Started: true, LeaseHeld: true}},
 		{"none ready, same state: each named", []telemetry.Status{
-			with(a, func(s *telemetry.Status) { s.Ready, s.Started, s.State, s.Reason = false, false, "waiting_for_lease", "held by x" }),
-			with(b, func(s *telemetry.Status) { s.Ready, s.Started, s.State, s.Reason = false, false, "waiting_for_lease", "held by y" }),
+			with(a, func(s *telemetry.Status) {
+				s.Ready, s.Started, s.State, s.Reason = false, false, "waiting_for_lease", "held by x"
+			}),
+			with(b, func(s *telemetry.Status) {
+				s.Ready, s.Started, s.State, s.Reason = false, false, "waiting_for_lease", "held by y"
+			}),
 		}, telemetry.Status{DBPath: "/data/a.db,/data/b.db", State: "waiting_for_lease", Reason: "a.db: held by x; b.db: held by y", LeaseHeld: true}},
 		{"one not started: not started", []telemetry.Status{a, with(b, func(s *telemetry.Status) { s.Started = false })},
 			telemetry.Status{DBPath: "/data/a.db,/data/b.db", State: "replicating", Ready: true, LeaseHeld: true}},
