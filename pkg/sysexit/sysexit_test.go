@@ -117,3 +117,53 @@ func declaredCodes(t *testing.T) []int {
 	}
 	return codes
 }
+
+// TestPartsSeverity: the code of several parts' failure is the most
+// severe of theirs, in either order: one a person must look at outranks
+// one a retry fixes, and among those a store that did not answer outranks
+// a lease still held (it names the fault). An error without a code is a
+// bug (Failure); a code not in the order ranks after the known ones and
+// before success.
+func TestPartsSeverity(t *testing.T) {
+	const unknown = 2
+	for _, tc := range []struct {
+		name  string
+		codes []int // -1: an error without a code
+		want  int
+	}{
+		{"none failed", []int{sysexit.OK, sysexit.OK}, sysexit.OK},
+		{"one failed", []int{sysexit.OK, sysexit.TempFail}, sysexit.TempFail},
+		{"data before any other", []int{sysexit.Unavailable, sysexit.DataErr, sysexit.NoPerm}, sysexit.DataErr},
+		{"access before configuration", []int{sysexit.Config, sysexit.NoPerm}, sysexit.NoPerm},
+		{"configuration before the disk", []int{sysexit.CantCreate, sysexit.Config}, sysexit.Config},
+		{"the disk before usage", []int{sysexit.Usage, sysexit.CantCreate}, sysexit.CantCreate},
+		{"usage before a bug", []int{-1, sysexit.Usage}, sysexit.Usage},
+		{"a bug before a retry", []int{sysexit.Unavailable, -1}, sysexit.Failure},
+		{"the store before the lease", []int{sysexit.TempFail, sysexit.Unavailable}, sysexit.Unavailable},
+		{"unknown after the known", []int{unknown, sysexit.TempFail}, sysexit.TempFail},
+		{"unknown before success", []int{sysexit.OK, unknown}, unknown},
+	} {
+		for _, order := range [][]int{tc.codes, reversed(tc.codes)} {
+			var errs []error
+			for _, c := range order {
+				switch c {
+				case sysexit.OK:
+					errs = append(errs, nil)
+				case -1:
+					errs = append(errs, errors.New("unclassified"))
+				default:
+					errs = append(errs, sysexit.Errorf(c, "code %d", c))
+				}
+			}
+			if got := sysexit.Code(sysexit.Parts(errs...)); got != tc.want {
+				t.Errorf("%s: Parts of %v exits %d; want %d", tc.name, order, got, tc.want)
+			}
+		}
+	}
+}
+
+func reversed(s []int) []int {
+	r := slices.Clone(s)
+	slices.Reverse(r)
+	return r
+}
