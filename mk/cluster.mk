@@ -77,6 +77,7 @@ cluster-debs:
 cluster-test: cluster-tools image-oci
 	@mkdir -p dist/cluster
 	CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o dist/cluster/standin ./internal/cluster/standin
+	PATH=$(KUBE_BIN):$$PATH go test -count=1 -tags kubectl -run TestKubectlAgrees ./deploy
 	go test -c -tags cluster -o dist/cluster/cluster.test ./internal/cluster
 	ci/cluster/images.sh
 	KUBE_VERSION=$(KUBE_VERSION) CRD_DIR=$(CRD_DIR) ci/cluster/run.sh
