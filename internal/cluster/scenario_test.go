@@ -13,10 +13,11 @@ import (
 	"time"
 )
 
-// TestCluster runs issue 17's scenarios in order on one cluster and one
-// replica prefix: each starts from the state the previous one left (a
-// Ready pod whose app keeps writing), and recreates it from the replica if
-// a failed scenario left none, so one failure does not hide the others.
+// TestCluster runs the scenarios docs/faults.md "Tested on a real node"
+// lists, in order, on one cluster and one replica prefix: each starts from
+// the state the previous one left (a Ready pod whose app keeps writing), and
+// recreates it from the replica if a failed scenario left none, so one
+// failure does not hide the others.
 func TestCluster(t *testing.T) {
 	requireCluster(t)
 	m := startMinIO(t)

@@ -1,4 +1,4 @@
-// Command standin plays Overseerr in the cluster test (issue 17): no
+// Command standin plays Overseerr in the cluster test (mk/cluster.mk): no
 // registry is reachable there, so the real image cannot be pulled. Like
 // Overseerr it keeps its SQLite database at /app/config/db/db.sqlite3 in WAL
 // mode and answers GET /api/v1/status on :5055 (the overlay's probes); like
