@@ -177,6 +177,7 @@ faults: build tools
 	ci/fuzz.sh FuzzParseReplicaURL $(FUZZ_URL) $(FUZZ_MAX)
 	ci/fuzz.sh FuzzLoad $(FUZZ_LOAD) $(FUZZ_MAX)
 
-# The real-node cluster test (issue 17): make cluster-test.
+# The real-node cluster test (docs/faults.md "Tested on a real node"):
+# make cluster-test.
 include mk/cluster.mk
 include mk/terraform.mk

@@ -22,12 +22,14 @@ import (
 	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
 )
 
-// The Terraform module renders the same kustomize base as the YAML path
-// (issue 21). These tests run the example through OpenTofu with
-// render_only (no cluster: the objects are only rendered, into the outputs)
-// and compare every object with the kustomize overlay that takes the same
-// inputs. Run with `make terraform-test` (build tag terraform), which
-// builds tofu and the providers and sets TOFU_BIN and TF_CLI_CONFIG_FILE.
+// The Terraform module renders the same kustomize base as the YAML path (it
+// has no manifests of its own: docs/deploy.md "Terraform / OpenTofu"), so
+// both ways to install deploy the same objects. These tests run the example
+// through OpenTofu with render_only (no cluster: the objects are only
+// rendered, into the outputs) and compare every object with the kustomize
+// overlay that takes the same inputs. Run with `make terraform-test` (build
+// tag terraform), which builds tofu and the providers and sets TOFU_BIN and
+// TF_CLI_CONFIG_FILE.
 
 // The test MinIO's keys, as deploy/k8s/test-cluster writes them.
 const (

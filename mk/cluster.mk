@@ -1,4 +1,5 @@
-# ---- Cluster test (issue 17): our manifests on a real one-node Kubernetes ----
+# ---- Cluster test: our manifests on a real one-node Kubernetes ----
+# (docs/faults.md "Tested on a real node" says what it proves.)
 # `make cluster-test` builds the pinned Kubernetes binaries once (about 11
 # minutes cold on 2 cores, then cached in .bin/kube-<version>/), installs
 # etcd, containerd, runc, the CNI plugins, busybox and buildah from Debian,
@@ -73,10 +74,11 @@ cluster-debs:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-## cluster-test: a one-node Kubernetes in a private network namespace, our manifests applied, issue 17's scenarios
+## cluster-test: a one-node Kubernetes in a private network namespace, our manifests applied, the scenarios of docs/faults.md
 cluster-test: cluster-tools image-oci
 	@mkdir -p dist/cluster
 	CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o dist/cluster/standin ./internal/cluster/standin
+	PATH=$(KUBE_BIN):$$PATH go test -count=1 -tags kubectl -run TestKubectlAgrees ./deploy
 	go test -c -tags cluster -o dist/cluster/cluster.test ./internal/cluster
 	ci/cluster/images.sh
 	KUBE_VERSION=$(KUBE_VERSION) CRD_DIR=$(CRD_DIR) ci/cluster/run.sh

@@ -1,4 +1,5 @@
-# ---- Terraform / OpenTofu (issue 21): deploy/terraform, applied for real ----
+# ---- Terraform / OpenTofu: deploy/terraform, applied for real ----
+# (docs/deploy.md "Terraform / OpenTofu" says how to use the module.)
 # OpenTofu and the two providers the module uses are built from the Go module
 # proxy into .bin/ (cached by version: rebuilt only when a pin changes) and
 # installed through a filesystem_mirror named in a CLI configuration file

@@ -1,6 +1,7 @@
-# Shared settings of the cluster test (issue 17), sourced by up.sh, down.sh
-# and run.sh. Everything the cluster creates lives under CLUSTER_DIR or inside
-# the network namespace NETNS; down.sh removes both.
+# Shared settings of the cluster test (docs/faults.md "Tested on a real
+# node"), sourced by up.sh, down.sh and run.sh. Everything the cluster creates
+# lives under CLUSTER_DIR or inside the network namespace NETNS; down.sh
+# removes both.
 
 # Fixed, so down.sh finds a previous run's leftovers (a killed `make`) and
 # the next up.sh starts clean. Short: containerd's socket path must stay

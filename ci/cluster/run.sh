@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The cluster test (issue 17): up.sh, then the scenarios (the test binary
-# internal/cluster, built with -tags cluster) run inside the cluster's
-# network namespace, then down.sh whatever happened: a failure, ^C or a
-# kill of this script still tears everything down.
+# The cluster test (docs/faults.md "Tested on a real node"): up.sh, then the
+# scenarios (the test binary internal/cluster, built with -tags cluster) run
+# inside the cluster's network namespace, then down.sh whatever happened: a
+# failure, ^C or a kill of this script still tears everything down.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=env.sh

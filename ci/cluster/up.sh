@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Brings up a one-node Kubernetes cluster (issue 17) inside the private
-# network namespace NETNS: etcd, containerd, kube-apiserver,
-# kube-controller-manager, kube-scheduler and the kubelet, each started by
-# PID (pids/), logging to logs/. Then imports the images in CLUSTER_IMAGES
-# and creates the fixtures a real cluster would already have. down.sh
-# undoes all of it; run.sh calls both.
+# Brings up a one-node Kubernetes cluster (the cluster test, mk/cluster.mk)
+# inside the private network namespace NETNS: etcd, containerd,
+# kube-apiserver, kube-controller-manager, kube-scheduler and the kubelet,
+# each started by PID (pids/), logging to logs/. Then imports the images in
+# CLUSTER_IMAGES and creates the fixtures a real cluster would already have.
+# down.sh undoes all of it; run.sh calls both.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=env.sh

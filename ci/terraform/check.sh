@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Static checks of deploy/terraform (issue 21): `tofu fmt -check`, then
-# `tofu init` + `tofu validate` of the module and of every example. They run
-# on a copy of deploy/ (the module reaches deploy/k8s by a relative path), so
-# init's .terraform/ and lock files never land in the working tree. Providers
-# come from the filesystem mirror TF_CLI_CONFIG_FILE names (mk/terraform.mk).
+# Static checks of deploy/terraform (make terraform-test): `tofu fmt -check`,
+# then `tofu init` + `tofu validate` of the module and of every example. They
+# run on a copy of deploy/ (the module reaches deploy/k8s by a relative path),
+# so init's .terraform/ and lock files never land in the working tree.
+# Providers come from the filesystem mirror TF_CLI_CONFIG_FILE names
+# (mk/terraform.mk).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 tofu="${TOFU_BIN:-}"

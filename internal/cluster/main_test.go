@@ -1,12 +1,13 @@
 //go:build cluster
 
 // Package cluster runs deploy/k8s/overseerr on a real one-node Kubernetes
-// (issue 17): ci/cluster/up.sh starts the node inside a private network
-// namespace, and ci/cluster/run.sh runs this test binary inside it, so the
-// API server (127.0.0.1:6443), the pods and the MinIO this test starts on
-// the node address are all reachable and nothing listens outside. Every
-// assertion reads the cluster's own state: pod status through kubectl,
-// container logs, the replica's contents restored by our restore binary.
+// (docs/faults.md "Tested on a real node"): ci/cluster/up.sh starts the node
+// inside a private network namespace, and ci/cluster/run.sh runs this test
+// binary inside it, so the API server (127.0.0.1:6443), the pods and the
+// MinIO this test starts on the node address are all reachable and nothing
+// listens outside. Every assertion reads the cluster's own state: pod status
+// through kubectl, container logs, the replica's contents restored by our
+// restore binary.
 //
 // Run it with `make cluster-test`; it needs the variables run.sh sets.
 package cluster

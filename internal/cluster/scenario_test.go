@@ -13,10 +13,11 @@ import (
 	"time"
 )
 
-// TestCluster runs issue 17's scenarios in order on one cluster and one
-// replica prefix: each starts from the state the previous one left (a
-// Ready pod whose app keeps writing), and recreates it from the replica if
-// a failed scenario left none, so one failure does not hide the others.
+// TestCluster runs the scenarios docs/faults.md "Tested on a real node"
+// lists, in order, on one cluster and one replica prefix: each starts from
+// the state the previous one left (a Ready pod whose app keeps writing), and
+// recreates it from the replica if a failed scenario left none, so one
+// failure does not hide the others.
 func TestCluster(t *testing.T) {
 	requireCluster(t)
 	m := startMinIO(t)
@@ -164,8 +165,9 @@ func replaceWhileWriting(t *testing.T, disrupt func(*testing.T, *pod)) {
 		t.Errorf("sidecar got SIGTERM at %s, before the app's last commit at %s", sigAt.Format(time.TimeOnly), finalAt.Format(time.TimeOnly))
 	}
 	nw := waitReplacement(t, old.Metadata.UID, final)
-	// Who waited for what (issue 20's closing note): the replacement's
-	// restore starts at once and waits for the predecessor's lease.
+	// Who waited for what (docs/handover.md "Timeline after the fix"):
+	// the replacement's restore starts at once and waits for the
+	// predecessor's lease.
 	since := func(at time.Time) float64 { return at.Sub(t0).Seconds() }
 	restore, appC := nw.container("restore").State.Terminated, nw.container("app").State.Running
 	t.Logf("timeline from the disruption: old app last commit (rows=%d) +%.1fs, old sidecar SIGTERM +%.1fs, final sync done +%.1fs; "+
@@ -202,7 +204,7 @@ func waitReplacement(t *testing.T, oldUID string, final summary) *pod {
 		if a := q.container("app"); a != nil && a.State.Running != nil && !checked {
 			checked = true
 			if s := appStart(t, q); s != final {
-				t.Errorf("replacement's app started with rows=%d, the predecessor's final sync had rows=%d (issue 20)", s.rows, final.rows)
+				t.Errorf("replacement's app started with rows=%d, the predecessor's final sync had rows=%d (docs/handover.md)", s.rows, final.rows)
 			}
 		}
 		if !q.ready() {

@@ -17,12 +17,13 @@ import (
 )
 
 // TestTerraform applies deploy/terraform/examples/overseerr with OpenTofu to
-// the same node (issue 21), with images and endpoint overridden only through
-// the example's variables (ci/terraform/test-cluster.tfvars), then runs the
-// kustomize path's first boot and pod deletion on it: every row kept. A
-// plan afterwards must show no changes, and destroy must leave nothing.
-// It runs after TestCluster (file order) on the namespace and PV up.sh made,
-// still without the operators' CRDs: the example's defaults apply there.
+// the same node (docs/faults.md "Tested on a real node"), with images and
+// endpoint overridden only through the example's variables
+// (ci/terraform/test-cluster.tfvars), then runs the kustomize path's first
+// boot and pod deletion on it: every row kept. A plan afterwards must show no
+// changes, and destroy must leave nothing. It runs after TestCluster (file
+// order) on the namespace and PV up.sh made, still without the operators'
+// CRDs: the example's defaults apply there.
 func TestTerraform(t *testing.T) {
 	requireCluster(t)
 	tofuBin, cliConfig := os.Getenv("TOFU_BIN"), os.Getenv("TF_CLI_CONFIG_FILE")

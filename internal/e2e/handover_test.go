@@ -14,12 +14,12 @@ import (
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/telemetry"
 )
 
-// TestHandover replays what a real kubelet did to a deleted pod (issue 20):
-// the ReplicaSet starts the replacement at once, while the old app still
-// commits for a few seconds after its SIGTERM and the old sidecar's final
-// sync is still to come. The replacement's restore must wait for that final
-// sync (the lease's release), start the app on every row of it, and its
-// sidecar must become ready without refusing anything.
+// TestHandover replays what a real kubelet did to a deleted pod
+// (docs/handover.md): the ReplicaSet starts the replacement at once, while
+// the old app still commits for a few seconds after its SIGTERM and the old
+// sidecar's final sync is still to come. The replacement's restore must wait
+// for that final sync (the lease's release), start the app on every row of
+// it, and its sidecar must become ready without refusing anything.
 func TestHandover(t *testing.T) {
 	m := testenv.NewMinIO(t)
 	mustMakeBucket(t, m, "backups")

@@ -12,15 +12,16 @@ import (
 	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
 )
 
-// TestRetentionRace (issue 19; upstream litestream #1270): restores in a
-// loop against a sidecar that snapshots every second and deletes what is
-// older than a second while its app writes, so that the objects a restore planned are
-// compacted or deleted while it downloads them. Each restore goes through a
-// proxy at 1 MB/s, so that downloading the snapshot (~4 MB of rows, about
-// half that compressed) takes longer than a snapshot lives: most restores
-// have to plan again at least once. Every restore must
-// exit 0 with rows 1..N, N never below an earlier restore's: a vanished
-// object means a new plan within the deadline, never a failure.
+// TestRetentionRace (upstream litestream #1270; docs/faults.md "Field
+// failures in the e2e tests"): restores in a loop against a sidecar that
+// snapshots every second and deletes what is older than a second while its
+// app writes, so that the objects a restore planned are compacted or deleted
+// while it downloads them. Each restore goes through a proxy at 1 MB/s, so
+// that downloading the snapshot (~4 MB of rows, about half that compressed)
+// takes longer than a snapshot lives: most restores have to plan again at
+// least once. Every restore must exit 0 with rows 1..N, N never below an
+// earlier restore's: a vanished object means a new plan within the deadline,
+// never a failure.
 func TestRetentionRace(t *testing.T) {
 	e := newEnv(t, "retention/race")
 	e.seed(seedRows)

@@ -10,8 +10,9 @@ import (
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
 )
 
-// TestDatabases pins issue 16's contract: one path keeps REPLICA_URL as it
-// is; several each replicate to <REPLICA_URL>/<file name>.
+// TestDatabases pins the contract of docs/design.md "Several databases":
+// one path keeps REPLICA_URL as it is; several each replicate to
+// <REPLICA_URL>/<file name>.
 func TestDatabases(t *testing.T) {
 	// A path with a comma in it is one path when the filesystem has it:
 	// the directory with the comma in its name, or the file itself.

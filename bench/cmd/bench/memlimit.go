@@ -10,8 +10,9 @@ import (
 	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
 )
 
-// memLimit is the memory limit of the memlimit case: issue 22 keeps a
-// 1 GB database restorable inside 160 MiB.
+// memLimit is the memory limit of the memlimit case: a 1 GB database must
+// stay restorable inside 160 MiB (docs/design.md "Restore speed" says
+// what keeps it there).
 const memLimit = 160 << 20
 
 // MemLimitRow is one restore run by bin/restore inside a memory cgroup of

@@ -45,7 +45,8 @@ type LagRow struct {
 	ReplicaP50, ReplicaP99, ReplicaMax float64
 	Writes, Unreplicated, Syncs        int
 	// Agree: the gauge's p50, p99 and max are each within one sync
-	// interval of the measured lag's (issue 19).
+	// interval of the measured lag's: the gauge counts the WAL too
+	// (docs/operations.md "Metrics and alerts").
 	Agree bool `json:"gauge_agrees_within_sync_interval"`
 }
 

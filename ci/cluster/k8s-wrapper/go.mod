@@ -1,4 +1,4 @@
-// The pinned Kubernetes node of the cluster test (issue 17), built from the
+// The pinned Kubernetes node of `make cluster-test`, built from the
 // Go module proxy: k8s.io/kubernetes is not meant to be a dependency, so its
 // staging modules (v0.0.0 in its go.mod, replaced by ./staging there) are
 // pinned here to their published v0.34.x tags. Bump them together with the

@@ -1,4 +1,4 @@
-// OpenTofu for the Terraform proof (issue 21, mk/terraform.mk), built from
+// OpenTofu for the Terraform proof (mk/terraform.mk), built from
 // the Go module proxy: `go install …@v1.10.6` refuses a module whose go.mod
 // has a replace directive, and opentofu's has one (its fork of hcl/v2), so
 // this module requires opentofu and repeats that replace. Bump both together

@@ -130,7 +130,7 @@ variable "config_volume" {
 # ---- the database and its replica ----
 
 variable "db_path" {
-  description = "The SQLite file(s) the app uses, absolute paths in one directory (several: issue 8, e.g. Sonarr's two); DB_PATH."
+  description = "The SQLite file(s) the app uses, absolute paths in one directory (several: e.g. Sonarr's two, see Several databases in docs/design.md); DB_PATH."
   type        = list(string)
   validation {
     condition     = length(var.db_path) > 0 && alltrue([for p in var.db_path : can(regex("^/[^,]*[^/,]$", p))])

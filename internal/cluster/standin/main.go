@@ -1,10 +1,10 @@
-// Command standin plays Overseerr in the cluster test (issue 17): no
+// Command standin plays Overseerr in the cluster test (mk/cluster.mk): no
 // registry is reachable there, so the real image cannot be pulled. Like
 // Overseerr it keeps its SQLite database at /app/config/db/db.sqlite3 in WAL
 // mode and answers GET /api/v1/status on :5055 (the overlay's probes); like
 // most apps it keeps committing for a while after SIGTERM while it shuts
 // down (STANDIN_STOP_SECONDS, default 8), which is what makes a pod
-// replacement race its predecessor's final sync (issue 20).
+// replacement race its predecessor's final sync (docs/handover.md).
 //
 // Every row is (id, "row <id> by <pod>") in table items, the layout
 // internal/testenv.Rows reads; the log lines `start rows=N sum=S` and
