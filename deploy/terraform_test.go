@@ -179,7 +179,9 @@ func newTofu(t *testing.T) *tofu {
 func (tf *tofu) run(t *testing.T, dir string, env []string, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command(tf.bin, append([]string{"-chdir=" + dir}, args...)...)
-	cmd.Env = append(os.Environ(), append([]string{"TF_IN_AUTOMATION=1", "TF_INPUT=0", "TF_VAR_kubeconfig_path=" + tf.kubeconfig}, env...)...)
+	// OpenTofu creates $HOME/.terraform.d at every start: a HOME of the
+	// test's own keeps the run from leaving it in the user's.
+	cmd.Env = append(os.Environ(), append([]string{"HOME=" + tf.dir, "TF_IN_AUTOMATION=1", "TF_INPUT=0", "TF_VAR_kubeconfig_path=" + tf.kubeconfig}, env...)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()

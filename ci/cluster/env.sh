@@ -42,5 +42,5 @@ KUBELET_SYSCTLS="kernel.panic kernel.panic_on_oops vm.overcommit_memory vm.panic
 TOKEN=lsc-cluster-admin-token
 ns() { nsenter --net="/run/netns/$NETNS" "$@"; }
 log() { printf '%s cluster: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-kubectl() { ns "$KUBE_BIN/kubectl" --kubeconfig "$CLUSTER_DIR/kubeconfig" "$@"; }
+kubectl() { ns "$KUBE_BIN/kubectl" --kubeconfig "$CLUSTER_DIR/kubeconfig" --cache-dir "$CLUSTER_DIR/kube-cache" "$@"; }
 ctr() { command ctr --address "$CLUSTER_DIR/containerd/containerd.sock" "$@"; }

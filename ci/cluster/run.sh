@@ -33,7 +33,9 @@ t0=$(date +%s)
 t1=$(date +%s)
 cd "$REPO/internal/cluster"
 rc=0
+# KUBECACHEDIR: kubectl keeps its discovery cache in ~/.kube/cache otherwise.
 nsenter --net="/run/netns/$NETNS" env KUBECTL="$KUBE_BIN/kubectl" KUBECONFIG="$CLUSTER_DIR/kubeconfig" \
+	KUBECACHEDIR="$CLUSTER_DIR/kube-cache" \
 	CONTAINERD_ADDRESS="$CLUSTER_DIR/containerd/containerd.sock" \
 	MINIO_BIN="$MINIO_BIN" MINIO_ADDR="$MINIO_ADDR" RESTORE_BIN="$restore_bin" CRD_DIR="${CRD_DIR:-}" \
 	"$test_bin" -test.v -test.timeout "${CLUSTER_TEST_TIMEOUT:-40m}" ${CLUSTER_TEST_FLAGS:-} &

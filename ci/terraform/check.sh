@@ -12,12 +12,15 @@ tofu="${TOFU_BIN:-}"
 [ -f "${TF_CLI_CONFIG_FILE:-}" ] || { echo "terraform: TF_CLI_CONFIG_FILE '${TF_CLI_CONFIG_FILE:-}' missing (make terraform-tools writes it)" >&2; exit 1; }
 export TF_IN_AUTOMATION=1
 
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+# OpenTofu creates $HOME/.terraform.d at every start: keep it out of the
+# user's home.
+export HOME="$tmp/home"
 "$tofu" version
 "$tofu" fmt -check -recursive -diff "$repo/deploy/terraform"
 echo "terraform: fmt ok"
 
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/deploy"
 cp -r "$repo/deploy/k8s" "$repo/deploy/terraform" "$tmp/deploy/"
 for d in "$tmp"/deploy/terraform/kubernetes "$tmp"/deploy/terraform/examples/*/; do

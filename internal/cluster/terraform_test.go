@@ -157,7 +157,8 @@ func newTofu(t *testing.T, bin string) *tofu {
 		dir:  filepath.Join(root, "terraform", "examples", "overseerr"),
 		vars: "-var-file=" + filepath.Join(cfg.repo, "ci", "terraform", "test-cluster.tfvars"),
 		// The keys as sensitive variables: secrets.tf makes them a Secret.
-		env: []string{"TF_IN_AUTOMATION=1", "TF_INPUT=0", "TF_VAR_kubeconfig_path=" + cfg.kubeconfig,
+		// HOME: OpenTofu creates $HOME/.terraform.d at every start.
+		env: []string{"HOME=" + root, "TF_IN_AUTOMATION=1", "TF_INPUT=0", "TF_VAR_kubeconfig_path=" + cfg.kubeconfig,
 			"TF_VAR_s3_access_key_id=" + testenv.AccessKey, "TF_VAR_s3_secret_access_key=" + testenv.SecretKey},
 	}
 }
