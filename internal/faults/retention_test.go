@@ -29,7 +29,9 @@ func TestRetentionRace(t *testing.T) {
 	p := proxy(t, e.m.Addr)
 	p.SetBandwidth(1 << 20)
 
-	n := iterations(10)
+	// CI: 5 restores; about 4 in 10 plan again, and none doing so is
+	// reported, not failed (below).
+	n := iterations(10, 5)
 	failures, replans, replanned := 0, 0, 0
 	var maxSeen int64
 	for i := range n {
