@@ -156,7 +156,7 @@ bench: build tools tools-bench
 ## faults: the fault suite (internal/faults, build tag `faults`) against the
 ## real binaries and a real MinIO, then bounded fuzzing of the config and
 ## REPLICA_URL parsers, in the CI profile: every scenario and every
-## assertion, with shorter long loops (fewer kills, a 2-minute soak, fewer
+## assertion, with shorter long loops (fewer kills, a 3-minute soak, fewer
 ## fuzz execs). Prints a table of scenarios, runs and failures. About
 ## 10 minutes on 2 cores; docs/faults.md has the figures of both profiles.
 ## FAULTS_SKIP takes a -skip regexp; FAULTS_SCALE scales repeat counts.
