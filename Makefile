@@ -183,7 +183,7 @@ faults: build tools
 
 ## faults-full: the same suite in the full profile, the loop lengths that
 ## found the rare bugs docs/faults.md tells of (100 kills, a 5-minute soak,
-## 1,000,000 fuzz execs): about 23 minutes on 2 cores. Run it when a change
+## 1,000,000 fuzz execs): about 22 minutes on 2 cores. Run it when a change
 ## touches the start sequence, the lease or the history moves.
 faults-full:
 	$(MAKE) faults FAULTS_PROFILE=full
