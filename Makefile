@@ -23,7 +23,7 @@ export CGO_CFLAGS := -O2 -g -DSQLITE_MAX_MMAP_SIZE=1099511627776
 export MINIO_BIN := $(TOOLS)/minio
 export MC_BIN    := $(TOOLS)/mc
 
-.PHONY: all build test test-arm64 race lint demo tools clean faults
+.PHONY: all build test test-arm64 race lint demo tools clean faults faults-full
 
 all: build
 
@@ -160,22 +160,38 @@ bench: build tools tools-bench
 
 ## faults: the fault suite (internal/faults, build tag `faults`) against the
 ## real binaries and a real MinIO, then bounded fuzzing of the config and
-## REPLICA_URL parsers. Prints a table of scenarios, runs and failures.
+## REPLICA_URL parsers, in the CI profile: every scenario and every
+## assertion, with shorter long loops (fewer kills, a 3-minute soak, fewer
+## fuzz execs). Prints a table of scenarios, runs and failures. About
+## 10 minutes on 2 cores; docs/faults.md has the figures of both profiles.
 ## FAULTS_SKIP takes a -skip regexp; FAULTS_SCALE scales repeat counts.
 ## Fuzzing budgets are exec counts (Nx), not durations: with a duration,
 ## go1.26's fuzz coordinator can report its own -fuzztime deadline as a
 ## failure ("context deadline exceeded", no crasher; golang/go#75804, fixed
 ## in go1.27). A count has no deadline to race; FUZZ_MAX seconds still bound
-## each fuzzer's wall time (ci/fuzz.sh says how). About 20 s each on 2 cores.
-FAULTS_SKIP  ?=
-FAULTS_SCALE ?= 1
-FUZZ_URL     ?= 1000000x
-FUZZ_LOAD    ?= 250000x
-FUZZ_MAX     ?= 300
+## each fuzzer's wall time (ci/fuzz.sh says how).
+FAULTS_PROFILE ?= ci
+FAULTS_SKIP    ?=
+FAULTS_SCALE   ?= 1
+# Exec counts per profile; FUZZ_URL/FUZZ_LOAD override either.
+FUZZ_URL_full  := 1000000x
+FUZZ_LOAD_full := 250000x
+FUZZ_URL_ci    := 250000x
+FUZZ_LOAD_ci   := 60000x
+FUZZ_URL       ?= $(FUZZ_URL_$(FAULTS_PROFILE))
+FUZZ_LOAD      ?= $(FUZZ_LOAD_$(FAULTS_PROFILE))
+FUZZ_MAX       ?= 300
 faults: build tools
-	cd internal/faults && FAULTS_SCALE=$(FAULTS_SCALE) go test -tags faults -count=1 -timeout 40m $(if $(FAULTS_SKIP),-skip '$(FAULTS_SKIP)')
+	cd internal/faults && FAULTS_PROFILE=$(FAULTS_PROFILE) FAULTS_SCALE=$(FAULTS_SCALE) go test -tags faults -count=1 -timeout 40m $(if $(FAULTS_SKIP),-skip '$(FAULTS_SKIP)')
 	ci/fuzz.sh FuzzParseReplicaURL $(FUZZ_URL) $(FUZZ_MAX)
 	ci/fuzz.sh FuzzLoad $(FUZZ_LOAD) $(FUZZ_MAX)
+
+## faults-full: the same suite in the full profile, the loop lengths that
+## found the rare bugs docs/faults.md tells of (100 kills, a 5-minute soak,
+## 1,000,000 fuzz execs): about 22 minutes on 2 cores. Run it when a change
+## touches the start sequence, the lease or the history moves.
+faults-full:
+	$(MAKE) faults FAULTS_PROFILE=full
 
 # The real-node cluster test (docs/faults.md "Tested on a real node"):
 # make cluster-test.

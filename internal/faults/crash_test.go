@@ -19,7 +19,8 @@ import (
 func TestCrashSidecarKill(t *testing.T) {
 	e := newEnv(t, "crash/sidecar")
 	w, sc, addr := e.boot(200, "SYNC_INTERVAL=100ms")
-	n := iterations(100)
+	// CI: 40 kills still make 4 mid-way restores (one every 10 kills).
+	n := iterations(100, 40)
 	failures, restores, midHistory := 0, 0, 0
 	var acked, maxSeen int64
 	var prev string // the last killed sidecar's output
@@ -86,7 +87,7 @@ func TestCrashSidecarKill(t *testing.T) {
 func TestCrashWriterKill(t *testing.T) {
 	e := newEnv(t, "crash/writer")
 	w, sc, addr := e.boot(400, "SYNC_INTERVAL=100ms")
-	n := iterations(30)
+	n := iterations(30, 30)
 	failures := 0
 	for i := range n {
 		time.Sleep(time.Duration(50+rand.IntN(400)) * time.Millisecond)

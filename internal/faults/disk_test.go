@@ -21,7 +21,7 @@ func TestDisk(t *testing.T) {
 	e.seed(seedRows)
 
 	failures := 0
-	runs := iterations(3)
+	runs := iterations(3, 3)
 	for i := range runs {
 		out := filepath.Join(t.TempDir(), "app.db")
 		env := append(e.vars(e.m.Endpoint), "DB_PATH="+out)

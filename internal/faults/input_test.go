@@ -76,7 +76,7 @@ func TestBadObjects(t *testing.T) {
 			t.Fatal(err)
 		}
 		failures := 0
-		runs := iterations(2)
+		runs := iterations(2, 2)
 		for i := range runs {
 			out := filepath.Join(t.TempDir(), "app.db")
 			r := e.restore(out, e.m.Endpoint, 3*time.Minute)

@@ -33,7 +33,8 @@ func TestCrashSidecarKillSeveral(t *testing.T) {
 	}
 	sc, addr := e.startSidecar(e.m.Endpoint, "SYNC_INTERVAL=100ms")
 
-	n := iterations(40)
+	// CI: 20 kills, 2 mid-way restores of both databases.
+	n := iterations(40, 20)
 	failures, restores, midHistory := 0, 0, 0
 	acked, maxSeen := make([]int64, len(paths)), make([]int64, len(paths))
 	for i := range n {
