@@ -20,14 +20,25 @@ import (
 // one TXID per commit. It returns the database path and the ltxstate.
 func replicateRows(t *testing.T, tag string, rows int) (string, *file.ReplicaClient) {
 	t.Helper()
-	ctx := context.Background()
+	path, sqldb, db, client := openReplicated(t)
+	for i := range rows {
+		insertAndShip(t, sqldb, db, fmt.Sprintf("%s-%d-%d", tag, i, time.Now().UnixNano()))
+	}
+	return path, client
+}
+
+// openReplicated opens a new WAL database with a table t and a Litestream
+// DB shipping it to its own file:// replica only when told (no monitor);
+// both are closed when t ends.
+func openReplicated(t *testing.T) (string, *sql.DB, *litestream.DB, *file.ReplicaClient) {
+	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "app.db")
 	sqldb, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sqldb.Close()
+	t.Cleanup(func() { sqldb.Close() })
 	if _, err := sqldb.Exec(`CREATE TABLE t (n INTEGER PRIMARY KEY, v TEXT)`); err != nil {
 		t.Fatal(err)
 	}
@@ -39,19 +50,25 @@ func replicateRows(t *testing.T, tag string, rows int) (string, *file.ReplicaCli
 	if err := db.Open(); err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close(ctx)
-	for i := range rows {
-		if _, err := sqldb.Exec(`INSERT INTO t (v) VALUES (?)`, fmt.Sprintf("%s-%d-%d", tag, i, time.Now().UnixNano())); err != nil {
-			t.Fatal(err)
-		}
-		if err := db.Sync(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := db.Replica.Sync(ctx); err != nil {
-			t.Fatal(err)
-		}
+	// Registered after sqldb's, so it runs first: Litestream lets go of
+	// the database before the app's connection closes.
+	t.Cleanup(func() { db.Close(context.Background()) })
+	return path, sqldb, db, client
+}
+
+// insertAndShip commits one row and ships it: one TXID.
+func insertAndShip(t *testing.T, sqldb *sql.DB, db *litestream.DB, v string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := sqldb.Exec(`INSERT INTO t (v) VALUES (?)`, v); err != nil {
+		t.Fatal(err)
 	}
-	return path, client
+	if err := db.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Replica.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Two databases replicated the same number of times share TXIDs, not

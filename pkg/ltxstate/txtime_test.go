@@ -2,15 +2,12 @@ package ltxstate_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/benbjohnson/litestream"
-	"github.com/benbjohnson/litestream/file"
 	"github.com/superfly/ltx"
 
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxstate"
@@ -49,35 +46,9 @@ func TestTimeFile(t *testing.T) {
 // own stamp only once no other file ends there.
 func TestTXIDTimeAcrossCompaction(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "app.db")
-	sqldb, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sqldb.Close()
-	if _, err := sqldb.Exec(`CREATE TABLE t (n INTEGER PRIMARY KEY, v TEXT)`); err != nil {
-		t.Fatal(err)
-	}
-	client := file.NewReplicaClient(filepath.Join(dir, "replica"))
-	db := litestream.NewDB(path)
-	db.Replica = litestream.NewReplicaWithClient(db, client)
-	db.Replica.MonitorEnabled = false
-	db.MonitorInterval = 0
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close(ctx)
+	_, sqldb, db, client := openReplicated(t)
 	for i := range 3 {
-		if _, err := sqldb.Exec(`INSERT INTO t (v) VALUES (?)`, fmt.Sprint(i)); err != nil {
-			t.Fatal(err)
-		}
-		if err := db.Sync(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := db.Replica.Sync(ctx); err != nil {
-			t.Fatal(err)
-		}
+		insertAndShip(t, sqldb, db, fmt.Sprint(i))
 	}
 	l0 := level(t, client, 0)
 	tip := l0[len(l0)-1]
