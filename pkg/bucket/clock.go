@@ -4,46 +4,13 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/answer"
 )
 
-// dateResolution is the resolution of an HTTP Date header: whole seconds,
-// truncated (RFC 9110 IMF-fixdate).
-const dateResolution = time.Second
-
-// Skew is one measurement of the store's clock against ours, taken from a
-// response's Date header. The lease compares expiry times one node's clock
-// wrote with another node's clock (pkg/lease), so the store, which every
-// writer talks to, is the common reference.
-//
-// The store stamped Date at some instant between our send (t0) and our
-// receipt of the headers (t1), and truncated it to the second, so its
-// clock minus ours lies in [Date - t1, Date + 1 s - t0]: Offset is the
-// middle of that interval and Slack half its width. A measurement never
-// claims more than it knows: Sure is the part of the offset that lies
-// outside the interval's uncertainty.
-type Skew struct {
-	// Offset is the store's clock minus ours, best estimate: positive when
-	// our clock is behind the store's.
-	Offset time.Duration
-	// Slack is half the width of the interval the true offset lies in:
-	// for one response, half of Date's one second plus half the round
-	// trip; less for several combined (Clock).
-	Slack time.Duration
-	At    time.Time // our receipt of the response
-}
-
-// Sure is the offset the measurement proves: the end of the interval
-// nearest to zero, or 0 when the interval contains zero (no skew that
-// Date's resolution and the round trip could not explain).
-func (s Skew) Sure() time.Duration {
-	switch lo, hi := s.Offset-s.Slack, s.Offset+s.Slack; {
-	case lo > 0:
-		return lo
-	case hi < 0:
-		return hi
-	}
-	return 0
-}
+// Skew is one measurement of the store's clock against ours
+// (answer.Skew): the lease reads it in the answers of its requests.
+type Skew = answer.Skew
 
 // Clock keeps the skew measured on a store's responses. One Date says
 // the offset only to within a second; the clocks' offset barely moves
@@ -88,11 +55,7 @@ func (c *Clock) observe(date string, t0, t1 time.Time) {
 	if date == "" || err != nil {
 		return
 	}
-	rtt := t1.Sub(t0) // monotonic
-	mid := t0.Add(rtt / 2)
-	// d carries no monotonic reading, so this is a wall-clock difference,
-	// which is what the lease's expiry times are.
-	s := Skew{Offset: d.Add(dateResolution / 2).Sub(mid), Slack: (dateResolution + rtt) / 2, At: t1}
+	s := answer.FromDate(d, t0, t1)
 	lo, hi := bounds(s)
 	c.mu.Lock()
 	defer c.mu.Unlock()
