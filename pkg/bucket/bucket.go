@@ -103,6 +103,12 @@ func New(cfg *config.Config, opts ...Option) (*Store, error) {
 	return &Store{Client: c, Bucket: loc.Bucket, Prefix: loc.Prefix, Clock: clock}, nil
 }
 
+// NewStore is a Store over a minio-go client built elsewhere (the tests'
+// MinIO, through whatever transport they need). It measures no clock.
+func NewStore(c *minio.Client, bucketName, prefix string) *Store {
+	return &Store{Client: c, Bucket: bucketName, Prefix: prefix}
+}
+
 // ReadSmall reads the object at key whole (up to limit bytes) with one
 // GET: minio-go's Stat before a read would send a HEAD ahead of it, one
 // more round trip. ok is false when there is no such object; etag is the
