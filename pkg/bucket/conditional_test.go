@@ -6,7 +6,11 @@ import (
 
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/answer"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/bucket"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/lease"
 )
+
+// The lease writes through a bucket.Store.
+var _ lease.Store = (*bucket.Store)(nil)
 
 // TestConditional: against the real MinIO, the conditional put answers a
 // refusal as a value (an existing object for a create, another ETag, a

@@ -5,20 +5,16 @@
 package lease
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/minio/minio-go/v7"
-
-	"github.com/litestream-sidecar/litestream-sidecar/pkg/bucket"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/answer"
 )
 
 // Lease timing. The lease object lives at <prefix>/lock.json, the key and
@@ -63,7 +59,7 @@ type Doc struct {
 // replace-only-the-version-we-hold (If-Match: etag). Whoever loses the
 // race gets 412 Precondition Failed and writes nothing.
 type Lease struct {
-	store *bucket.Store
+	store Store
 	Owner string
 	// ReclaimSuffix, when set, marks leases left by a dead predecessor on
 	// this volume (VolumeID): those are taken over at once.
@@ -79,32 +75,28 @@ type Lease struct {
 	// marked expired, etag is still ours, uploads may not go ahead.
 	parked bool
 	why    error
+	// skew: the store's clock against ours, from the latest answer that
+	// carried a measurement (skew.go).
+	skew *answer.Skew
 }
 
 // New is a lease on store's prefix owned by this process (host:pid).
-func New(store *bucket.Store) *Lease {
+func New(store Store) *Lease {
 	host, _ := os.Hostname()
 	return &Lease{store: store, Owner: fmt.Sprintf("%s:%d", host, os.Getpid())}
 }
 
-func (l *Lease) key() string { return key(l.store) }
-
-func key(store *bucket.Store) string {
-	if store.Prefix == "" {
-		return Key
-	}
-	return store.Prefix + "/" + Key
-}
+func (l *Lease) key() string { return l.store.Key(Key) }
 
 // Live reports whether d still excludes other writers at now.
 func (d *Doc) Live(now time.Time) bool { return d != nil && now.Before(d.ExpiresAt) }
 
 // Read returns the lease object on store's prefix, nil when there is none,
 // without taking it: restore reads it to learn whether a writer still runs.
-func Read(ctx context.Context, store *bucket.Store) (*Doc, error) {
+func Read(ctx context.Context, store Store) (*Doc, error) {
 	ctx, cancel := context.WithTimeout(ctx, CallTimeout)
 	defer cancel()
-	doc, _, err := read(ctx, store)
+	doc, _, _, err := read(ctx, store)
 	return doc, err
 }
 
@@ -113,7 +105,8 @@ func Read(ctx context.Context, store *bucket.Store) (*Doc, error) {
 func (l *Lease) Acquire(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, CallTimeout)
 	defer cancel()
-	cur, etag, err := read(ctx, l.store)
+	cur, etag, skew, err := read(ctx, l.store)
+	l.measured(skew)
 	if err != nil {
 		return err
 	}
@@ -238,21 +231,22 @@ func (l *Lease) Held() (holder string, until time.Time, ours bool) {
 }
 
 // read returns the current lease object and its ETag; nil when absent.
-func read(ctx context.Context, store *bucket.Store) (*Doc, string, error) {
-	k := key(store)
-	b, etag, ok, err := store.ReadSmall(ctx, k, 64<<10)
+// The answer's clock measurement comes back even with an error.
+func read(ctx context.Context, store Store) (*Doc, string, *answer.Skew, error) {
+	k := store.Key(Key)
+	o, err := store.Get(ctx, k, 64<<10)
 	if err != nil {
-		return nil, "", fmt.Errorf("read lease %s: %w", k, bucket.Classify(err))
-	} else if !ok {
-		return nil, "", nil
+		return nil, "", o.Skew, fmt.Errorf("read lease %s: %w", k, err)
+	} else if !o.Found {
+		return nil, "", o.Skew, nil
 	}
 	var doc Doc
-	if err := json.Unmarshal(b, &doc); err != nil {
+	if err := json.Unmarshal(o.Body, &doc); err != nil {
 		// An unreadable lease object is treated as expired: it will be
 		// replaced conditionally on its ETag, so no writer is overrun.
-		return &Doc{}, etag, nil
+		return &Doc{}, o.ETag, o.Skew, nil
 	}
-	return &doc, etag, nil
+	return &doc, o.ETag, o.Skew, nil
 }
 
 // write puts doc if the object is still at etag ("" = still absent).
@@ -261,27 +255,15 @@ func (l *Lease) write(ctx context.Context, doc Doc, etag string) (string, error)
 	if err != nil {
 		return "", err
 	}
-	opts := minio.PutObjectOptions{ContentType: "application/json"}
-	if etag == "" {
-		opts.SetMatchETagExcept("*")
-	} else {
-		opts.SetMatchETag(etag)
+	a, err := l.store.PutIf(ctx, l.key(), b, etag)
+	l.measured(a.Skew)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("write lease %s: %w", l.key(), err)
+	case a.Outcome == answer.PreconditionFailed:
+		return "", ErrLost
+	case a.Outcome == answer.NotFound:
+		return "", ErrVanished
 	}
-	info, err := l.store.Client.PutObject(ctx, l.store.Bucket, l.key(), bytes.NewReader(b), int64(len(b)), opts)
-	if err != nil {
-		if isPrecondition(err) {
-			return "", ErrLost
-		}
-		if etag != "" && minio.ToErrorResponse(err).Code == "NoSuchKey" {
-			return "", ErrVanished
-		}
-		return "", fmt.Errorf("write lease %s: %w", l.key(), bucket.Classify(err))
-	}
-	return info.ETag, nil
-}
-
-func isPrecondition(err error) bool {
-	r := minio.ToErrorResponse(err)
-	return r.Code == "PreconditionFailed" || r.StatusCode == http.StatusPreconditionFailed ||
-		r.StatusCode == http.StatusConflict
+	return a.ETag, nil
 }

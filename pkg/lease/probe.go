@@ -1,17 +1,14 @@
 package lease
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"path"
 
-	"github.com/minio/minio-go/v7"
-
-	"github.com/litestream-sidecar/litestream-sidecar/pkg/bucket"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/answer"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
 )
 
 // ErrUnconditional: the store does not enforce a conditional write the
@@ -32,13 +29,13 @@ const staleETag = "00000000000000000000000000000000"
 //     minio/minio#21526 accepted it).
 //
 // It returns an error wrapping ErrUnconditional naming the probe that the
-// store let through; other errors are the store's (classified by bucket).
-func Probe(ctx context.Context, store *bucket.Store) error {
+// store let through; other errors are the store's (classified by it, Store).
+func Probe(ctx context.Context, store Store) error {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	id := hex.EncodeToString(b[:])
-	key := path.Join(store.Prefix, "lock-probe-"+id+".json")
-	missing := path.Join(store.Prefix, "lock-probe-"+id+"-missing.json")
+	key := store.Key("lock-probe-" + id + ".json")
+	missing := store.Key("lock-probe-" + id + "-missing.json")
 	// Only what the store took is removed, each removal bounded: a store
 	// that does not answer must not hold the caller up (minio-go retries
 	// a request until its context ends), nor one stopping.
@@ -46,43 +43,40 @@ func Probe(ctx context.Context, store *bucket.Store) error {
 	defer func() {
 		for _, k := range created {
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CallTimeout)
-			_ = store.Client.RemoveObject(ctx, store.Bucket, k, minio.RemoveObjectOptions{})
+			_ = store.Remove(ctx, k)
 			cancel()
 		}
 	}()
-	put := func(k string, opts minio.PutObjectOptions) error {
+	body := []byte(`{"probe":"` + id + `"}`)
+	put := func(k, etag string) (answer.Outcome, error) {
 		ctx, cancel := context.WithTimeout(ctx, CallTimeout)
 		defer cancel()
-		body := []byte(`{"probe":"` + id + `"}`)
-		opts.ContentType = "application/json"
-		_, err := store.Client.PutObject(ctx, store.Bucket, k, bytes.NewReader(body), int64(len(body)), opts)
-		if err == nil {
+		a, err := store.PutIf(ctx, k, body, etag)
+		if err == nil && a.Outcome == answer.Written {
 			created = append(created, k)
 		}
-		return err
+		return a.Outcome, err
 	}
-	create := minio.PutObjectOptions{}
-	create.SetMatchETagExcept("*")
-	if err := put(key, create); err != nil {
-		return fmt.Errorf("lease probe: create %s: %w", key, bucket.Classify(err))
+	if o, err := put(key, ""); err != nil {
+		return fmt.Errorf("lease probe: create %s: %w", key, err)
+	} else if o != answer.Written {
+		// A refused create of a name nobody uses: the store's trouble,
+		// not a writer's (exit 69 as for a store that does not answer).
+		return sysexit.New(sysexit.Unavailable, fmt.Errorf("lease probe: create %s: the store answered %s to a create under a new name", key, o))
 	}
-	ifMatch := minio.PutObjectOptions{}
-	ifMatch.SetMatchETag(staleETag)
 	for _, p := range []struct {
-		what, key string
-		opts      minio.PutObjectOptions
+		what, key, etag string
 	}{
-		{"If-None-Match: * on an existing object", key, create},
-		{"If-Match with another ETag", key, ifMatch},
-		{"If-Match on a missing object (MinIO before minio/minio#21526)", missing, ifMatch},
+		{"If-None-Match: * on an existing object", key, ""},
+		{"If-Match with another ETag", key, staleETag},
+		{"If-Match on a missing object (MinIO before minio/minio#21526)", missing, staleETag},
 	} {
-		err := put(p.key, p.opts)
+		o, err := put(p.key, p.etag)
 		switch {
-		case err == nil:
+		case err != nil:
+			return fmt.Errorf("lease probe: %s: %w", p.what, err)
+		case o == answer.Written:
 			return fmt.Errorf("%w: %s was accepted", ErrUnconditional, p.what)
-		case isPrecondition(err), minio.ToErrorResponse(err).Code == "NoSuchKey":
-		default:
-			return fmt.Errorf("lease probe: %s: %w", p.what, bucket.Classify(err))
 		}
 	}
 	return nil

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/litestream-sidecar/litestream-sidecar/pkg/bucket"
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/answer"
 )
 
 // MaxSkew is how far this node's clock may provably be off the store's
-// (bucket.Skew.Sure) before the sidecar neither takes nor keeps the lease.
+// (answer.Skew.Sure) before the sidecar neither takes nor keeps the lease.
 // The lease's expiry is written by the holder's clock and read by the next
 // writer's, and the holder stops uploading Margin before it: two writers
 // whose clocks each pass this check differ by at most
@@ -23,7 +23,25 @@ var ErrClockSkew = errors.New("clock skew beyond the single-writer lease's margi
 
 // Skew is the latest measurement of the store's clock against ours; ok is
 // false before the first (or for a store that measures nothing).
-func (l *Lease) Skew() (s bucket.Skew, ok bool) { return l.store.Clock.Last() }
+func (l *Lease) Skew() (s answer.Skew, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.skew == nil {
+		return answer.Skew{}, false
+	}
+	return *l.skew, true
+}
+
+// measured keeps the clock measurement an answer carried; an answer with
+// none (a store that measures nothing) leaves the last one.
+func (l *Lease) measured(s *answer.Skew) {
+	if s == nil {
+		return
+	}
+	l.mu.Lock()
+	l.skew = s
+	l.mu.Unlock()
+}
 
 // skewErr returns ErrClockSkew, naming the skew and the store, when the
 // latest measurement proves the skew beyond MaxSkew; nil otherwise.
@@ -90,7 +108,8 @@ func (l *Lease) standDown(ctx context.Context, doc Doc, etag string, why error) 
 // is still the one we marked expired (ErrLost when another writer took it
 // meanwhile); the read also measures the clock afresh.
 func (l *Lease) resume(ctx context.Context, etag string) error {
-	cur, curTag, err := read(ctx, l.store)
+	cur, curTag, skew, err := read(ctx, l.store)
+	l.measured(skew)
 	if err != nil {
 		return err
 	}
