@@ -40,7 +40,7 @@ func TestContinuityWALRestartedWhileDown(t *testing.T) {
 		t.Errorf("the move did not name the moved history the latest backup: %s", b.Output())
 	}
 	loc := strings.TrimPrefix(c.url, "s3://backups/")
-	if prev, err := (&bucket.Store{Client: c.m.Client(), Bucket: "backups", Prefix: loc}).Previous(context.Background()); err != nil || prev != "" {
+	if prev, err := bucket.NewStore(c.m.Client(), "backups", loc).Previous(context.Background()); err != nil || prev != "" {
 		t.Errorf("the note still names %q (%v) once the sidecar is ready", prev, err)
 	}
 	c.stopAndCompare(b)

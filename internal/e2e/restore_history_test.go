@@ -64,7 +64,7 @@ func TestMoveInterrupted(t *testing.T) {
 	c.killedAfterSync() // rows 1..30 in the replica
 	loc := strings.TrimPrefix(c.url, "s3://backups/")
 	dest := loc + "/history/20260101T000000Z"
-	cut := &bucket.Store{Client: c.m.ClientCutAfterDeletes(1), Bucket: "backups", Prefix: loc}
+	cut := bucket.NewStore(c.m.ClientCutAfterDeletes(1), "backups", loc)
 	if _, err := cut.MoveLevels(context.Background(), dest, false); err == nil {
 		t.Fatal("the move was not cut")
 	}
@@ -83,7 +83,7 @@ func TestMoveInterrupted(t *testing.T) {
 	if !strings.Contains(b.Output(), "finished the move") {
 		t.Errorf("the sidecar did not report finishing the move: %s", b.Output())
 	}
-	whole := &bucket.Store{Client: c.m.Client(), Bucket: "backups", Prefix: loc}
+	whole := bucket.NewStore(c.m.Client(), "backups", loc)
 	if to, err := whole.PendingMove(context.Background()); err != nil || to != "" {
 		t.Errorf("a move is still pending after the sidecar started: %q, %v", to, err)
 	}
@@ -108,10 +108,10 @@ func movedLatest(t *testing.T, c *continuity, whole bool) (dest string, store *b
 	ctx := context.Background()
 	loc := strings.TrimPrefix(c.url, "s3://backups/")
 	dest = loc + "/history/20260101T000000Z"
-	store = &bucket.Store{Client: c.m.Client(), Bucket: "backups", Prefix: loc}
+	store = bucket.NewStore(c.m.Client(), "backups", loc)
 	mover := store
 	if !whole {
-		mover = &bucket.Store{Client: c.m.ClientCutAfterDeletes(1), Bucket: "backups", Prefix: loc}
+		mover = bucket.NewStore(c.m.ClientCutAfterDeletes(1), "backups", loc)
 	}
 	if _, err := mover.MoveLevels(ctx, dest, true); (err == nil) != whole {
 		t.Fatalf("MoveLevels (whole %t): %v", whole, err)
@@ -126,7 +126,7 @@ func movedLatest(t *testing.T, c *continuity, whole bool) (dest string, store *b
 // dropLease removes the lease object, as its TTL would.
 func dropLease(t *testing.T, s *bucket.Store) {
 	t.Helper()
-	if err := s.Client.RemoveObject(context.Background(), s.Bucket, s.Prefix+"/"+lease.Key, minio.RemoveObjectOptions{}); err != nil {
+	if err := s.Remove(context.Background(), s.Key(lease.Key)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -222,7 +222,7 @@ func TestMovedHistoryCopyWentOn(t *testing.T) {
 		pass.ServeHTTP(w, r)
 	})
 	a := startSidecar(t, append(c.env, "S3_ENDPOINT="+px.URL))
-	store := &bucket.Store{Client: c.m.Client(), Bucket: "backups", Prefix: loc}
+	store := bucket.NewStore(c.m.Client(), "backups", loc)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		ct, err := store.Preflight(context.Background(), slog.New(slog.DiscardHandler))

@@ -35,7 +35,7 @@ var (
 
 // Store is the object store behind an s3:// REPLICA_URL.
 type Store struct {
-	Client *minio.Client
+	client *minio.Client
 	Bucket string
 	Prefix string // without trailing slash
 	// Clock is the skew of the store's clock against ours, measured on
@@ -100,13 +100,13 @@ func New(cfg *config.Config, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, sysexit.Errorf(sysexit.Usage, "invalid S3_ENDPOINT: %v", err)
 	}
-	return &Store{Client: c, Bucket: loc.Bucket, Prefix: loc.Prefix, Clock: clock}, nil
+	return &Store{client: c, Bucket: loc.Bucket, Prefix: loc.Prefix, Clock: clock}, nil
 }
 
 // NewStore is a Store over a minio-go client built elsewhere (the tests'
 // MinIO, through whatever transport they need). It measures no clock.
 func NewStore(c *minio.Client, bucketName, prefix string) *Store {
-	return &Store{Client: c, Bucket: bucketName, Prefix: prefix}
+	return &Store{client: c, Bucket: bucketName, Prefix: prefix}
 }
 
 // ReadSmall reads the object at key whole (up to limit bytes) with one
@@ -158,7 +158,7 @@ func (s *Store) ranged(ctx context.Context, key string, start, end, n int64) ([]
 // read GETs key and reads up to limit bytes; the caller closes obj. A
 // missing object is os.ErrNotExist.
 func (s *Store) read(ctx context.Context, key string, opts minio.GetObjectOptions, limit int64) ([]byte, *minio.Object, error) {
-	obj, err := s.Client.GetObject(ctx, s.Bucket, key, opts)
+	obj, err := s.client.GetObject(ctx, s.Bucket, key, opts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -174,7 +174,7 @@ func (s *Store) read(ctx context.Context, key string, opts minio.GetObjectOption
 }
 
 // Endpoint is the S3 endpoint the store talks to, for error lines.
-func (s *Store) Endpoint() string { return s.Client.EndpointURL().String() }
+func (s *Store) Endpoint() string { return s.client.EndpointURL().String() }
 
 // Classify wraps err, from a minio-go call, with its class and exit code;
 // an answer a retry cannot change is also marked ErrPermanent

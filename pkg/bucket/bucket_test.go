@@ -14,7 +14,7 @@ import (
 func TestReadRange(t *testing.T) {
 	m := minioWith(t, "ranged")
 	ctx := context.Background()
-	s := &bucket.Store{Client: m.Client(), Bucket: "ranged", Prefix: "p"}
+	s := bucket.NewStore(m.Client(), "ranged", "p")
 	put(t, s, "p/0000/x.ltx", "0123456789abcdef")
 	if b, err := s.ReadRange(ctx, "p/0000/x.ltx", 10, 6); err != nil || string(b) != "abcdef" {
 		t.Errorf("ReadRange(10, 6) = %q, %v; want \"abcdef\"", b, err)

@@ -35,7 +35,7 @@ func TestClockSkew(t *testing.T) {
 		t.Helper()
 		shift.Store(int64(d))
 		for range n {
-			if _, err := store.Client.BucketExists(context.Background(), "backups"); err != nil {
+			if _, err := bucket.RawClient(store).BucketExists(context.Background(), "backups"); err != nil {
 				t.Fatal(err)
 			}
 			time.Sleep(150 * time.Millisecond) // Date's second moves under the requests

@@ -47,7 +47,7 @@ func (s *Store) PutIf(ctx context.Context, key string, body []byte, etag string)
 	} else {
 		opts.SetMatchETag(etag)
 	}
-	info, err := s.Client.PutObject(ctx, s.Bucket, key, bytes.NewReader(body), int64(len(body)), opts)
+	info, err := s.client.PutObject(ctx, s.Bucket, key, bytes.NewReader(body), int64(len(body)), opts)
 	a := answer.Put{Skew: s.skew()}
 	switch {
 	case err == nil:
@@ -64,7 +64,7 @@ func (s *Store) PutIf(ctx context.Context, key string, body []byte, etag string)
 
 // Remove deletes the object at key; a missing one is not an error.
 func (s *Store) Remove(ctx context.Context, key string) error {
-	err := s.Client.RemoveObject(ctx, s.Bucket, key, minio.RemoveObjectOptions{})
+	err := s.client.RemoveObject(ctx, s.Bucket, key, minio.RemoveObjectOptions{})
 	if err != nil && minio.ToErrorResponse(err).Code != "NoSuchKey" {
 		return Classify(err)
 	}

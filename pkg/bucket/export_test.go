@@ -3,6 +3,8 @@ package bucket
 import (
 	"net/http"
 	"time"
+
+	"github.com/minio/minio-go/v7"
 )
 
 // SetLevelsPage sets the page of the preflight's listing of the levels
@@ -17,3 +19,7 @@ func SetLevelsPage(n int) (restore func()) {
 func NewDNSTransport(next http.RoundTripper, now func() time.Time) http.RoundTripper {
 	return &dnsTransport{next: next, now: now}
 }
+
+// RawClient is the Store's minio-go client, for tests that lay out or
+// inspect objects beside the code under test.
+func RawClient(s *Store) *minio.Client { return s.client }

@@ -47,7 +47,7 @@ type move struct {
 // the move (FinishMove).
 func (s *Store) MoveLevels(ctx context.Context, dest string, latest bool) (int, error) {
 	var keys []string
-	for obj := range s.Client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Prefix: s.Prefix + "/", Recursive: true}) {
+	for obj := range s.client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Prefix: s.Prefix + "/", Recursive: true}) {
 		if obj.Err != nil {
 			return 0, obj.Err
 		}
@@ -57,7 +57,7 @@ func (s *Store) MoveLevels(ctx context.Context, dest string, latest bool) (int, 
 	}
 	for _, k := range keys {
 		dst := minio.CopyDestOptions{Bucket: s.Bucket, Object: dest + "/" + strings.TrimPrefix(k, s.Prefix+"/")}
-		if _, err := s.Client.CopyObject(ctx, dst, minio.CopySrcOptions{Bucket: s.Bucket, Object: k}); err != nil {
+		if _, err := s.client.CopyObject(ctx, dst, minio.CopySrcOptions{Bucket: s.Bucket, Object: k}); err != nil {
 			return 0, err
 		}
 	}
@@ -73,7 +73,7 @@ func (s *Store) MoveLevels(ctx context.Context, dest string, latest bool) (int, 
 		return 0, err
 	}
 	for _, k := range keys {
-		if err := s.Client.RemoveObject(ctx, s.Bucket, k, minio.RemoveObjectOptions{}); err != nil {
+		if err := s.client.RemoveObject(ctx, s.Bucket, k, minio.RemoveObjectOptions{}); err != nil {
 			return 0, err
 		}
 	}
@@ -124,7 +124,7 @@ func (s *Store) putMove(ctx context.Context, key, dest string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.Client.PutObject(ctx, s.Bucket, key, bytes.NewReader(b), int64(len(b)), minio.PutObjectOptions{ContentType: "application/json"}); err != nil {
+	if _, err := s.client.PutObject(ctx, s.Bucket, key, bytes.NewReader(b), int64(len(b)), minio.PutObjectOptions{ContentType: "application/json"}); err != nil {
 		return fmt.Errorf("write %s: %w", key, err)
 	}
 	return nil
@@ -154,7 +154,7 @@ func (s *Store) previousKey() string { return path.Join(s.Prefix, ltxstate.Histo
 func (s *Store) removeMove(ctx context.Context) error { return s.remove(ctx, s.moveKey()) }
 
 func (s *Store) remove(ctx context.Context, key string) error {
-	err := s.Client.RemoveObject(ctx, s.Bucket, key, minio.RemoveObjectOptions{})
+	err := s.client.RemoveObject(ctx, s.Bucket, key, minio.RemoveObjectOptions{})
 	if err != nil && minio.ToErrorResponse(err).Code != "NoSuchKey" {
 		return fmt.Errorf("remove %s: %w", key, err)
 	}

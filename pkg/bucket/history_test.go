@@ -41,11 +41,11 @@ func TestMoveLevelsInterrupted(t *testing.T) {
 	// object's own: the originals are deleted one by one, then the object.
 	for allow := 0; allow <= len(history); allow++ {
 		prefix := "p" + string(rune('a'+allow))
-		whole := &bucket.Store{Client: m.Client(), Bucket: "move", Prefix: prefix}
+		whole := bucket.NewStore(m.Client(), "move", prefix)
 		for _, k := range append(history, "lock.json") {
 			put(t, whole, prefix+"/"+k, k)
 		}
-		cut := &bucket.Store{Client: m.ClientCutAfterDeletes(allow), Bucket: "move", Prefix: prefix}
+		cut := bucket.NewStore(m.ClientCutAfterDeletes(allow), "move", prefix)
 		to := prefix + "/history/20260101T000000Z"
 		_, merr := cut.MoveLevels(ctx, to, false)
 		if merr == nil {
@@ -87,7 +87,7 @@ func TestMoveLevelsInterrupted(t *testing.T) {
 func TestMoveLevelsWhole(t *testing.T) {
 	m := minioWith(t, "move")
 	ctx := context.Background()
-	s := &bucket.Store{Client: m.Client(), Bucket: "move", Prefix: "p"}
+	s := bucket.NewStore(m.Client(), "move", "p")
 	for _, k := range history {
 		put(t, s, "p/"+k, k)
 	}
@@ -126,11 +126,11 @@ func TestMoveLevelsLatest(t *testing.T) {
 		prefix := "p" + string(rune('a'+allow))
 		to := prefix + "/history/20260101T000000Z"
 		want := "s3://move/" + to
-		whole := &bucket.Store{Client: m.Client(), Bucket: "move", Prefix: prefix}
+		whole := bucket.NewStore(m.Client(), "move", prefix)
 		for _, k := range history {
 			put(t, whole, prefix+"/"+k, k)
 		}
-		cut := &bucket.Store{Client: m.ClientCutAfterDeletes(allow), Bucket: "move", Prefix: prefix}
+		cut := bucket.NewStore(m.ClientCutAfterDeletes(allow), "move", prefix)
 		_, merr := cut.MoveLevels(ctx, to, true)
 		if (merr == nil) != (allow > len(history)) {
 			t.Fatalf("cut after %d deletes: MoveLevels = %v", allow, merr)
@@ -155,7 +155,7 @@ func TestMoveLevelsLatest(t *testing.T) {
 			t.Errorf("cut after %d deletes: previous %q, %v after ClearPrevious", allow, prev, err)
 		}
 	}
-	if err := (&bucket.Store{Client: m.Client(), Bucket: "move", Prefix: "none"}).ClearPrevious(ctx); err != nil {
+	if err := bucket.NewStore(m.Client(), "move", "none").ClearPrevious(ctx); err != nil {
 		t.Errorf("ClearPrevious with nothing to clear: %v", err)
 	}
 }
@@ -183,14 +183,14 @@ func minioWith(t *testing.T, name string) *testenv.MinIO {
 
 func put(t *testing.T, s *bucket.Store, key, body string) {
 	t.Helper()
-	if _, err := s.Client.PutObject(context.Background(), s.Bucket, key, bytes.NewReader([]byte(body)), int64(len(body)), minio.PutObjectOptions{}); err != nil {
+	if _, err := bucket.RawClient(s).PutObject(context.Background(), s.Bucket, key, bytes.NewReader([]byte(body)), int64(len(body)), minio.PutObjectOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func get(t *testing.T, s *bucket.Store, key string) string {
 	t.Helper()
-	obj, err := s.Client.GetObject(context.Background(), s.Bucket, key, minio.GetObjectOptions{})
+	obj, err := bucket.RawClient(s).GetObject(context.Background(), s.Bucket, key, minio.GetObjectOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +206,7 @@ func get(t *testing.T, s *bucket.Store, key string) string {
 func keys(t *testing.T, s *bucket.Store, prefix string) []string {
 	t.Helper()
 	var out []string
-	for obj := range s.Client.ListObjects(context.Background(), s.Bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+	for obj := range bucket.RawClient(s).ListObjects(context.Background(), s.Bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
 		if obj.Err != nil {
 			t.Fatal(obj.Err)
 		}

@@ -30,7 +30,7 @@ func (s *Store) listLevels(ctx context.Context) (ltxFound bool, levels [][]*ltx.
 	defer cancel()
 	levels = make([][]*ltx.FileInfo, litestream.SnapshotLevel+1)
 	n := 0
-	for obj := range s.Client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Prefix: s.Prefix + "/000", Recursive: true, MaxKeys: levelsPage}) {
+	for obj := range s.client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Prefix: s.Prefix + "/000", Recursive: true, MaxKeys: levelsPage}) {
 		if obj.Err != nil {
 			return false, nil, obj.Err
 		}

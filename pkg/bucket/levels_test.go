@@ -36,7 +36,7 @@ var levelKeys = []string{
 func TestPreflightLevels(t *testing.T) {
 	m := minioWith(t, "pre")
 	ctx := context.Background()
-	s := &bucket.Store{Client: m.Client(), Bucket: "pre", Prefix: "p"}
+	s := bucket.NewStore(m.Client(), "pre", "p")
 	for _, k := range levelKeys {
 		put(t, s, k, k) // sizes differ
 	}
@@ -83,7 +83,7 @@ func TestPreflightLevels(t *testing.T) {
 func TestPreflightLevelsFullPage(t *testing.T) {
 	m := minioWith(t, "pre")
 	ctx := context.Background()
-	s := &bucket.Store{Client: m.Client(), Bucket: "pre", Prefix: "p"}
+	s := bucket.NewStore(m.Client(), "pre", "p")
 	for _, k := range []string{"p/0000/a", "p/0000/b", "p/0000/c", "p/0009/0000000000000001-0000000000000002.ltx"} {
 		put(t, s, k, k)
 	}

@@ -103,7 +103,7 @@ func (s *Store) probe(ctx context.Context) (Contents, error) {
 		exists bool
 	)
 	errs := all(
-		func() (err error) { exists, err = s.Client.BucketExists(ctx, s.Bucket); return err },
+		func() (err error) { exists, err = s.client.BucketExists(ctx, s.Bucket); return err },
 		func() (err error) { c.LTX, c.Levels, err = s.listLevels(ctx); return err },
 		func() (err error) {
 			c.V3, err = s.any(ctx, path.Join(s.Prefix, ltxstate.GenerationsDir)+"/")
@@ -161,7 +161,7 @@ func all(requests ...func() error) []error {
 func (s *Store) newestHistory(ctx context.Context) (string, error) {
 	base := path.Join(s.Prefix, ltxstate.HistoryDir) + "/"
 	newest := ""
-	for obj := range s.Client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Prefix: base}) {
+	for obj := range s.client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Prefix: base}) {
 		if obj.Err != nil {
 			return "", obj.Err
 		}
@@ -187,7 +187,7 @@ func (s *Store) classifyCtx(ctx context.Context, err error) error {
 func (s *Store) any(ctx context.Context, prefix string) (bool, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	obj, ok := <-s.Client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true, MaxKeys: 1})
+	obj, ok := <-s.client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true, MaxKeys: 1})
 	if !ok {
 		return false, nil
 	}
@@ -203,7 +203,7 @@ const maxSiblingScan = 10000
 func (s *Store) Siblings(ctx context.Context, limit int) ([]string, error) {
 	seen := map[string]bool{}
 	n := 0
-	for obj := range s.Client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Recursive: true}) {
+	for obj := range s.client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Recursive: true}) {
 		if obj.Err != nil {
 			return nil, Classify(obj.Err)
 		}

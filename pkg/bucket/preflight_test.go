@@ -56,7 +56,7 @@ func (g *requestGate) RoundTrip(req *http.Request) (*http.Response, error) {
 func TestPreflightListsAtOnce(t *testing.T) {
 	m := minioWith(t, "pre")
 	ctx := context.Background()
-	whole := &bucket.Store{Client: m.Client(), Bucket: "pre", Prefix: "p"}
+	whole := bucket.NewStore(m.Client(), "pre", "p")
 	put(t, whole, "p/history/20260101T000000Z/0000/0000000000000001-0000000000000001.ltx", "x")
 	put(t, whole, "p/"+ltxstate.HistoryPrevious, `{"to":"p/history/20260101T000000Z"}`)
 	for _, tc := range []struct {
@@ -70,11 +70,11 @@ func TestPreflightListsAtOnce(t *testing.T) {
 	} {
 		if tc.ltx {
 			put(t, whole, "p/0000/0000000000000001-0000000000000001.ltx", "x")
-		} else if err := whole.Client.RemoveObject(ctx, "pre", "p/0000/0000000000000001-0000000000000001.ltx", minio.RemoveObjectOptions{}); err != nil {
+		} else if err := bucket.RawClient(whole).RemoveObject(ctx, "pre", "p/0000/0000000000000001-0000000000000001.ltx", minio.RemoveObjectOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		gate := &requestGate{n: 4, open: make(chan struct{})}
-		s := &bucket.Store{Client: m.ClientThrough(gate), Bucket: "pre", Prefix: "p"}
+		s := bucket.NewStore(m.ClientThrough(gate), "pre", "p")
 		c, err := s.Preflight(ctx, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
@@ -97,7 +97,7 @@ func TestPreflightListsAtOnce(t *testing.T) {
 func TestPreflightBadMoveObject(t *testing.T) {
 	m := minioWith(t, "pre")
 	ctx := context.Background()
-	s := &bucket.Store{Client: m.Client(), Bucket: "pre", Prefix: "p"}
+	s := bucket.NewStore(m.Client(), "pre", "p")
 	put(t, s, "p/"+ltxstate.HistoryMove, "hello")
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()

@@ -23,7 +23,7 @@ func TestLeaseConditionalWrites(t *testing.T) {
 	if err := m.MakeBucket(ctx, "lease"); err != nil {
 		t.Fatal(err)
 	}
-	store := &bucket.Store{Client: m.Client(), Bucket: "lease", Prefix: "p"}
+	store := bucket.NewStore(m.Client(), "lease", "p")
 	a, b := New(store), New(store)
 	b.Owner = "other:2"
 
@@ -84,7 +84,7 @@ func TestProbe(t *testing.T) {
 	if err := m.MakeBucket(ctx, "probe"); err != nil {
 		t.Fatal(err)
 	}
-	store := &bucket.Store{Client: m.Client(), Bucket: "probe", Prefix: "apps/x"}
+	store := bucket.NewStore(m.Client(), "probe", "apps/x")
 	if err := Probe(ctx, store); err != nil {
 		t.Fatalf("Probe against MinIO: %v", err)
 	}

@@ -46,7 +46,7 @@ func TestLeaseClockSkew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	direct := &bucket.Store{Client: m.Client(), Bucket: "skew", Prefix: "p"} // a writer with a right clock
+	direct := bucket.NewStore(m.Client(), "skew", "p") // a writer with a right clock
 	a := New(store)
 
 	shift.Store(int64(30 * time.Second))
