@@ -157,7 +157,7 @@ func (r *runner) acquireLease(ctx context.Context) error {
 // the conditional writes the lease rests on (lease.Probe). A store that
 // does not stops the sidecar (78): with LEASE=true the operator asked for
 // a single writer, and on such a store the lease would exclude nobody.
-func (r *runner) probe(ctx context.Context, bs *bucket.Store, probed *bool) error {
+func (r *runner) probe(ctx context.Context, bs lease.Store, probed *bool) error {
 	if *probed {
 		return nil
 	}
