@@ -2,7 +2,6 @@ package e2e_test
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -51,7 +50,7 @@ func TestRestoreVerifyOutput(t *testing.T) {
 		"name too long": filepath.Join(t.TempDir(), strings.Repeat("x", 300)+".db"),
 		"under a file":  filepath.Join(notDir, "copy.db"),
 	}
-	if ro := unwritableDir(t); ro != "" {
+	if ro := testenv.UnwritableDir(t); ro != "" {
 		cases["read-only directory"] = filepath.Join(ro, "copy.db")
 	}
 	for name, out := range cases {
@@ -65,21 +64,4 @@ func TestRestoreVerifyOutput(t *testing.T) {
 			t.Errorf("%s: a download started before --output was refused: %s", name, r.Stderr)
 		}
 	}
-}
-
-// unwritableDir is a directory in which the tests' user cannot create a
-// file, root included (chattr +i), or "" when none can be made here.
-func unwritableDir(t *testing.T) string {
-	dir := filepath.Join(t.TempDir(), "ro")
-	if err := os.Mkdir(dir, 0o555); err != nil {
-		t.Fatal(err)
-	}
-	if os.Geteuid() == 0 {
-		if out, err := exec.Command("chattr", "+i", dir).CombinedOutput(); err != nil {
-			t.Logf("no read-only directory for root here (chattr +i: %v %s); that case is not run", err, out)
-			return ""
-		}
-		t.Cleanup(func() { exec.Command("chattr", "-i", dir).Run() })
-	}
-	return dir
 }

@@ -156,3 +156,22 @@ func FindFreeAddr() (string, error) {
 	defer ln.Close()
 	return ln.Addr().String(), nil
 }
+
+// UnwritableDir is a directory in which this process cannot create a file,
+// root included (chattr +i), or "" when none can be made here (logged:
+// the caller's case is then not run).
+func UnwritableDir(tb testing.TB) string {
+	tb.Helper()
+	dir := filepath.Join(tb.TempDir(), "ro")
+	if err := os.Mkdir(dir, 0o555); err != nil {
+		tb.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		if out, err := exec.Command("chattr", "+i", dir).CombinedOutput(); err != nil {
+			tb.Logf("no read-only directory for root here (chattr +i: %v %s); that case is not run", err, out)
+			return ""
+		}
+		tb.Cleanup(func() { exec.Command("chattr", "-i", dir).Run() })
+	}
+	return dir
+}

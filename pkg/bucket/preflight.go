@@ -17,6 +17,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/superfly/ltx"
 
+	"github.com/litestream-sidecar/litestream-sidecar/pkg/config"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/ltxstate"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
 )
@@ -244,6 +245,16 @@ type noDir struct{}
 
 func (noDir) Error() string        { return "replica directory does not exist" }
 func (noDir) Is(target error) bool { return target == ErrNoBucket }
+
+// CheckLocalDir is LocalDir for REPLICA_URL when it is a file:// one (nil
+// for s3://): once per process, for every database under it, in both
+// modes.
+func CheckLocalDir(cfg *config.Config) error {
+	if loc := cfg.Location(); loc.Scheme == "file" {
+		return LocalDir(loc.Dir)
+	}
+	return nil
+}
 
 // LocalDir is the bucket check of a file:// replica: the directory
 // REPLICA_URL names must exist, as the bucket of an s3:// one must. A

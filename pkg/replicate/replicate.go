@@ -76,11 +76,9 @@ var errStopped = errors.New("stopped")
 // Run is sidecar mode. It returns nil after a clean stop: a signal on
 // signals, then a final sync within SHUTDOWN_TIMEOUT.
 func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, signals <-chan os.Signal) error {
-	if loc := cfg.Location(); loc.Scheme == "file" {
-		// As a missing bucket stops the lease's probe of an s3:// one.
-		if err := bucket.LocalDir(loc.Dir); err != nil {
-			return err
-		}
+	// As a missing bucket stops the lease's probe of an s3:// one.
+	if err := bucket.CheckLocalDir(cfg); err != nil {
+		return err
 	}
 	if cfg.Several() {
 		return runSeveral(ctx, cfg, logger, signals)

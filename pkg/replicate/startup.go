@@ -83,6 +83,7 @@ func (r *runner) acquireLease(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	r.endpointName = bs.Endpoint()
 	r.lease = lease.New(bs)
 	if id, locked, f, err := lease.VolumeID(r.cfg.DBPath); err != nil {
 		r.logger.Warn("no volume lease id: a restart after a crash waits out the lease TTL", "error", err.Error())

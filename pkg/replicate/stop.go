@@ -249,7 +249,8 @@ func (r *runner) stopped(what string) error {
 }
 
 // endpoint names the store for log and error lines: the S3 endpoint, or
-// the directory of a file:// replica.
+// the directory of a file:// replica. acquireLease records the lease's
+// Store's; without a lease it is worked out here once.
 func (r *runner) endpoint() string {
 	if r.endpointName != "" {
 		return r.endpointName

@@ -2,11 +2,11 @@ package restore
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/litestream-sidecar/litestream-sidecar/internal/testenv"
 	"github.com/litestream-sidecar/litestream-sidecar/pkg/sysexit"
 )
 
@@ -32,7 +32,7 @@ func TestClaimOutput(t *testing.T) {
 		{"under a file", filepath.Join(file, "sub", "copy.db"), "cannot create its directory"},
 		{"name too long", filepath.Join(dir, strings.Repeat("x", 300)+".db"), "cannot create the file: file name too long"},
 	}
-	if ro := readOnlyDir(t); ro != "" {
+	if ro := testenv.UnwritableDir(t); ro != "" {
 		cases = append(cases, struct{ name, out, want string }{"read-only directory", filepath.Join(ro, "copy.db"), "cannot create the file"})
 	}
 	for _, tc := range cases {
@@ -49,21 +49,4 @@ func TestClaimOutput(t *testing.T) {
 	if entries, err := os.ReadDir(filepath.Dir(ok)); err != nil || len(entries) != 0 {
 		t.Fatalf("after the claim, %s holds %v (%v); want it made and empty", filepath.Dir(ok), entries, err)
 	}
-}
-
-// readOnlyDir is a directory in which this process cannot create a file,
-// root included (chattr +i), or "" when none can be made here.
-func readOnlyDir(t *testing.T) string {
-	dir := filepath.Join(t.TempDir(), "ro")
-	if err := os.Mkdir(dir, 0o555); err != nil {
-		t.Fatal(err)
-	}
-	if os.Geteuid() == 0 {
-		if out, err := exec.Command("chattr", "+i", dir).CombinedOutput(); err != nil {
-			t.Logf("no read-only directory for root here (chattr +i: %v %s); that case is not run", err, out)
-			return ""
-		}
-		t.Cleanup(func() { exec.Command("chattr", "-i", dir).Run() })
-	}
-	return dir
 }

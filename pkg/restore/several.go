@@ -22,7 +22,7 @@ import (
 // database is ready; otherwise a sysexit.Parts error: one line per failing
 // database, naming it, and the most severe of their codes.
 func RunAll(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target) ([]Result, error) {
-	if err := localDir(cfg); err != nil {
+	if err := bucket.CheckLocalDir(cfg); err != nil {
 		return nil, err
 	}
 	cfgs := cfg.Each()
@@ -56,7 +56,7 @@ func RunAll(ctx context.Context, cfg *config.Config, logger *slog.Logger, target
 // database, named as in DB_PATH. Every report that was made is returned,
 // in DB_PATH's order, whatever the others did.
 func VerifyAll(ctx context.Context, cfg *config.Config, logger *slog.Logger, target Target, output string) ([]*Report, error) {
-	if err := localDir(cfg); err != nil {
+	if err := bucket.CheckLocalDir(cfg); err != nil {
 		return nil, err
 	}
 	cfgs := cfg.Each()
@@ -132,16 +132,6 @@ func takeTurn(ctx context.Context, turns chan struct{}) (release func()) {
 func severalTarget(t Target) error {
 	if t.TXID != 0 {
 		return sysexit.Errorf(sysexit.Usage, "--txid names a position in one database's history; with several databases in DB_PATH use --timestamp, or restore one with REPLICA_URL=<REPLICA_URL>/<file name>")
-	}
-	return nil
-}
-
-// localDir checks that the directory of a file:// REPLICA_URL exists, as
-// the preflight checks an s3:// one's bucket (bucket.LocalDir): once, for
-// every database under it.
-func localDir(cfg *config.Config) error {
-	if loc := cfg.Location(); loc.Scheme == "file" {
-		return bucket.LocalDir(loc.Dir)
 	}
 	return nil
 }
